@@ -1,0 +1,126 @@
+"""Command line: `serve` the API, `predict` local files, `migrate` the Cassandra schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from service.settings import Settings, SettingsError
+
+log = logging.getLogger("service")
+
+
+def serve(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mnist-serve", description="Run the HTTP service.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes; each opens its own model session and store"
+    )
+    parser.add_argument("--log-level", default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()  # fail fast, before any worker starts
+        _preflight(settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    import uvicorn
+
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=(args.log_level or settings.log_level).lower(),
+        loop="auto",
+        http="auto",
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _preflight(settings: Settings) -> None:
+    """Check the model card and Cassandra once, before workers fork, so a wrong host, port,
+    keyspace or password is one clear line rather than a traceback per worker."""
+    from service.model import ModelCard, ModelCardError
+
+    try:
+        ModelCard.load(settings.model_card)
+    except ModelCardError as exc:
+        raise SettingsError(str(exc)) from exc
+    if not settings.cassandra_enabled:
+        return
+    from service.cassandra_store import CassandraStartupError, connect
+
+    try:
+        cluster, _ = connect(settings, migrate_schema=settings.cassandra_migrate)
+    except CassandraStartupError as exc:
+        raise SettingsError(str(exc)) from exc
+    cluster.shutdown()
+
+
+def migrate(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mnist-migrate",
+        description="Create the Cassandra keyspace and tables if missing (idempotent; never drops).",
+    )
+    parser.parse_args(argv)
+    from service.cassandra_store import CassandraStartupError, connect
+
+    try:
+        settings = Settings.from_env()
+        if not settings.cassandra_enabled:
+            raise SettingsError("CASSANDRA_CONTACT_POINTS is not set: nothing to migrate")
+        cluster, _ = connect(settings, migrate_schema=True)
+    except (SettingsError, CassandraStartupError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    cluster.shutdown()
+    log.info("schema ready in keyspace %s", settings.cassandra_keyspace)
+    return 0
+
+
+def predict(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mnist-predict", description="Print the digit in each picture (no server).")
+    parser.add_argument("images", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    from service import preprocess
+    from service.model import ModelCard, ModelCardError, OnnxModel
+
+    try:
+        settings = Settings.from_env()
+        model = OnnxModel(ModelCard.load(settings.model_card))
+    except (SettingsError, ModelCardError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    status = 0
+    for path in args.images:
+        try:
+            frame = preprocess.prepare(path.read_bytes(), preprocess.Limits(settings.max_pixels))
+        except OSError as exc:
+            sys.stderr.write(f"{path}: cannot read: {exc.strerror}\n")
+            status = 1
+            continue
+        except preprocess.ImageError as exc:
+            sys.stderr.write(f"{path}: {exc.code}: {exc.message}\n")
+            status = 1
+            continue
+        probs = model.predict(frame.pixels[None])[0]
+        digit = int(probs.argmax())
+        sys.stdout.write(f"{path}\t{model.card.labels[digit]}\t{probs[digit]:.4f}\n")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m service [serve|predict|migrate] ...`; no sub-command means serve."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    commands = {"serve": serve, "predict": predict, "migrate": migrate}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    return serve(argv)

@@ -1,0 +1,105 @@
+"""Run the model off the event loop, batching frames that arrive together into one ORT call.
+
+No request ever waits for a batch to fill: the worker thread takes whatever is queued the
+moment it is free. Under light load each call holds one image; under heavy load the calls
+grow and ORT's per-call overhead is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from service.model import OnnxModel
+
+log = logging.getLogger(__name__)
+
+Job = tuple[np.ndarray, asyncio.Future[np.ndarray], asyncio.AbstractEventLoop]
+
+
+class InferenceError(Exception):
+    """The model failed on a batch; every request in it gets this error."""
+
+
+class Batcher:
+    def __init__(self, model: OnnxModel, max_batch: int, on_batch: Callable[[int], None] | None = None) -> None:
+        self.model = model
+        self.max_batch = max_batch
+        self.on_batch = on_batch
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="inference", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    async def predict(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 frames [n, H, W] -> probabilities [n, classes]."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[np.ndarray] = loop.create_future()
+        self._queue.put((frames, fut, loop))
+        return await fut
+
+    def _loop(self) -> None:
+        pending: Job | None = None
+        while True:
+            first = pending if pending is not None else self._queue.get()
+            pending = None
+            if first is None:
+                return
+            jobs = [first]
+            size = len(first[0])
+            while size < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                if size + len(nxt[0]) > self.max_batch:
+                    pending = nxt
+                    break
+                jobs.append(nxt)
+                size += len(nxt[0])
+            self._run(jobs)
+
+    def _run(self, jobs: list[Job]) -> None:
+        frames = np.concatenate([j[0] for j in jobs]) if len(jobs) > 1 else jobs[0][0]
+        try:
+            probs = self.model.predict(frames)
+        except (RuntimeError, ValueError) as exc:  # onnxruntime's errors derive from these
+            log.exception("inference failed on a batch of %d", len(frames))
+            err = InferenceError(str(exc))
+            for _, fut, loop in jobs:
+                loop.call_soon_threadsafe(_fail, fut, err)
+            return
+        if self.on_batch is not None:
+            self.on_batch(len(frames))
+        start = 0
+        for job_frames, fut, loop in jobs:
+            part = probs[start : start + len(job_frames)]
+            start += len(job_frames)
+            loop.call_soon_threadsafe(_succeed, fut, part)
+
+
+def _succeed(fut: asyncio.Future[np.ndarray], value: np.ndarray) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _fail(fut: asyncio.Future[np.ndarray], error: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(error)

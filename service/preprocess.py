@@ -1,0 +1,328 @@
+"""Any picture of a digit -> the 28x28 frame MNIST was made of. Pure functions, bytes in, array out.
+
+MNIST digits are white ink on black, cropped to their ink, scaled so the longer side is 20 px
+(aspect kept, anti-aliased) and placed in 28x28 by their centre of mass. Real uploads differ in
+every respect, so each step below undoes one difference.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
+
+FRAME = 28
+BOX = 20
+# MNIST's centre of mass, measured on its test set in array-index coordinates.
+CENTRE = 14.0
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+# Long side the analysis works at: enough for a small digit in a large photo, cheap to process.
+WORK_SIDE = 384
+
+# A truncated file is an error for the client to fix, never a half-grey guess.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageError(Exception):
+    """A picture that cannot be turned into a digit; `status` and `code` go to the client."""
+
+    status = 400
+    code = "bad_image"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedImage(ImageError):
+    status = 415
+    code = "unsupported_image_type"
+
+
+class CorruptImage(ImageError):
+    status = 400
+    code = "corrupt_image"
+
+
+class EmptyImage(ImageError):
+    status = 400
+    code = "empty_file"
+
+
+class ImageTooLarge(ImageError):
+    status = 413
+    code = "image_too_large"
+
+
+class BlankImage(ImageError):
+    status = 422
+    code = "no_ink"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int = 40_000_000  # ~ a 48-megapixel phone photo is refused, a 12-MP one is not
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The frame the model sees (uint8 28x28, white ink on black) and what was done to get it."""
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    format: str
+    mode: str
+    inverted: bool
+    framed: bool  # False when a 28x28 MNIST-style input was used as it is
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image  # loaded, first frame, upright; JPEGs possibly at reduced scale
+    format: str
+    width: int  # the picture's own size, upright, before any reduction
+    height: int
+
+
+def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
+    """Bytes -> a loaded Pillow image, first frame, EXIF orientation applied."""
+    if not data:
+        raise EmptyImage("the file is empty")
+    try:
+        img: Image.Image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImage("not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError) as exc:
+        raise CorruptImage(f"the image header cannot be read: {exc}") from exc
+    fmt = img.format or ""
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise CorruptImage("the image has no pixels")
+    if width * height > limits.max_pixels:
+        raise ImageTooLarge(f"{width}x{height} is {width * height} pixels, over the limit of {limits.max_pixels}")
+    try:
+        if isinstance(img, ImageFile.ImageFile) and fmt == "JPEG":
+            # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: large photos cost little.
+            img.draft(img.mode, (WORK_SIDE, WORK_SIDE))
+        img.load()
+        loaded = img.size
+        img = ImageOps.exif_transpose(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        IndexError,
+        KeyError,
+        ZeroDivisionError,
+        TypeError,
+    ) as exc:
+        raise CorruptImage(f"the image data is truncated or corrupt: {exc}") from exc
+    if img.size != loaded:  # turned by a quarter: the upright picture is height x width
+        width, height = height, width
+    return Decoded(image=img, format=fmt, width=width, height=height)
+
+
+def _composite(img: Image.Image, background: int) -> Image.Image:
+    rgba = img.convert("RGBA")
+    base = Image.new("RGBA", rgba.size, (background, background, background, 255))
+    return Image.alpha_composite(base, rgba).convert("L")
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
+
+
+def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
+    """Grey levels as float32 in [0, 1] (1 = white). Transparency is composited first,
+    so a black digit on a transparent background stays a black digit."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        lo, hi = float(arr.min()), float(arr.max())
+        if img.mode.startswith("I;16"):
+            lo, hi = 0.0, 65535.0
+        return np.asarray(np.clip((arr - lo) / max(hi - lo, 1e-6), 0.0, 1.0), dtype=np.float32)
+    if _has_alpha(img):
+        grey = _composite(img, background)
+    elif img.mode == "L":
+        grey = img
+    else:
+        grey = img.convert("RGB").convert("L") if img.mode not in ("1", "P") else img.convert("L")
+    return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    if max(img.size) <= WORK_SIDE:
+        return img
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")  # RGB would clip 16-bit levels instead of scaling them
+    scale = WORK_SIDE / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if img.mode not in ("L", "RGB", "RGBA", "LA", "F", "I"):
+        img = img.convert("RGBA" if _has_alpha(img) else "RGB")
+    return img.resize(size, Image.Resampling.BOX)
+
+
+def _otsu(values: np.ndarray) -> float:
+    hist, edges = np.histogram(values, bins=64, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    w0 = np.cumsum(p)
+    mu = np.cumsum(p * (edges[:-1] + edges[1:]) / 2)
+    mu_t = mu[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mu_t * w0 - mu) ** 2 / (w0 * (1.0 - w0))
+    between = np.nan_to_num(between)
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def _flatten(ink: np.ndarray) -> np.ndarray:
+    """Subtract a smooth (quadratic) background fitted to the non-ink pixels: uneven lighting,
+    shadows and vignetting in photos become a flat black background."""
+    h, w = ink.shape
+    step = max(1, int(np.sqrt(h * w / 4096)))  # ~4k samples are plenty for 6 parameters
+    sample = ink[::step, ::step]
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    ys = ys.astype(np.float32) / h - 0.5
+    xs = xs.astype(np.float32) / w - 0.5
+    background = sample <= _otsu(sample)
+    if background.sum() < 12:
+        return ink
+    basis = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=-1)
+    coef, *_ = np.linalg.lstsq(basis[background], sample[background], rcond=None)
+    fy = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
+    fx = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
+    surface = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
+    return np.asarray(ink - surface, dtype=np.float32)
+
+
+def _mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
+    cum = np.cumsum(profile)
+    total = cum[-1]
+    lo = int(np.searchsorted(cum, total * trim, side="right"))
+    hi = int(np.searchsorted(cum, total * (1.0 - trim), side="left"))
+    return lo, max(hi, lo)
+
+
+def _is_mnist_framed(ink: np.ndarray) -> bool:
+    """A 28x28 picture already framed like MNIST (dark, clean background, centred digit)."""
+    if ink.shape != (FRAME, FRAME) or float(np.median(ink)) > 0.05:
+        return False
+    rows, cols = np.nonzero(ink > 0.1)
+    if rows.size == 0:
+        return False
+    if np.ptp(rows) + 1 > BOX + 2 or np.ptp(cols) + 1 > BOX + 2:
+        return False
+    mass = ink.sum()
+    cy = float((ink.sum(1) * np.arange(FRAME)).sum() / mass)
+    cx = float((ink.sum(0) * np.arange(FRAME)).sum() / mass)
+    return abs(cy - CENTRE) <= 2.0 and abs(cx - CENTRE) <= 2.0
+
+
+@dataclass(frozen=True)
+class Ink:
+    values: np.ndarray  # float32 [0, 1], ink bright on a black background
+    inverted: bool  # the picture was dark ink on light paper
+    mnist_framed: bool  # already a 28x28 MNIST-style frame: used as it is
+
+
+def normalise(grey: np.ndarray) -> Ink:
+    """Grey [0,1] -> ink intensity [0,1] on a black background.
+
+    Polarity: the background is the majority of the picture, so the median sits near it; if
+    the median is nearer the bright end, the ink is dark (paper) and the picture is inverted.
+    """
+    lo, med, hi = np.percentile(grey, [1, 50, 99])
+    inverted = bool(med - lo > hi - med)
+    ink = 1.0 - grey if inverted else grey
+    if hi - lo < 0.04:
+        raise BlankImage("the picture has no visible ink (it is one flat colour)")
+    if _is_mnist_framed(ink):
+        return Ink(ink, inverted, mnist_framed=True)
+    if min(ink.shape) >= 16:
+        ink = _flatten(ink)
+    threshold = _otsu(np.clip(ink, 0.0, 1.0))
+    back = ink[ink <= threshold]
+    fore = ink[ink > threshold]
+    if fore.size == 0 or back.size == 0:
+        raise BlankImage("the picture has no visible ink")
+    # Ramp from just above the paper's noise to the typical ink level: keeps the anti-aliased
+    # edges MNIST has, drops paper grain and JPEG ringing.
+    floor = float(np.mean(back) + 3.0 * np.std(back))
+    top = float(np.percentile(fore, 90))
+    floor = min(floor, (threshold + top) / 2)
+    if top - floor < 0.05:
+        raise BlankImage("the picture has too little contrast to find a digit")
+    return Ink(np.clip((ink - floor) / (top - floor), 0.0, 1.0).astype(np.float32), inverted, mnist_framed=False)
+
+
+def frame(ink: np.ndarray) -> np.ndarray:
+    """Ink [0,1] (any size) -> uint8 28x28: crop to ink, longer side to 20 px, centre of mass."""
+    if min(ink.shape) > 100:
+        # Isolated specks of sensor noise or paper grain, not strokes (strokes are wider here).
+        img = Image.fromarray(np.asarray(ink * 255.0, dtype=np.uint8), mode="L")
+        ink = np.asarray(img.filter(ImageFilter.MedianFilter(3)), dtype=np.float32) / 255.0
+    # Trim a sliver of the ink mass from each side: stray specks far from the digit do not
+    # stretch the box, while the digit's own strokes keep it.
+    top, bottom = _mass_bounds(ink.sum(axis=1), 0.003)
+    left, right = _mass_bounds(ink.sum(axis=0), 0.003)
+    crop = ink[top : bottom + 1, left : right + 1]
+    if crop.size == 0 or float(crop.max()) <= 0.0:
+        raise BlankImage("the picture has no visible ink")
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small_img = Image.fromarray(np.asarray(crop * 255.0, dtype=np.uint8), mode="L")
+    small = np.asarray(small_img.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+    # Resampling a thin stroke leaves it faint; MNIST strokes reach full white.
+    peak = float(np.percentile(small[small > 0], 99)) if np.any(small > 0) else 0.0
+    if peak <= 0.0:
+        raise BlankImage("the picture has no visible ink")
+    small = np.clip(small * (255.0 / peak), 0.0, 255.0)
+    mass = small.sum()
+    cy = float((small.sum(axis=1) * np.arange(small.shape[0])).sum() / mass)
+    cx = float((small.sum(axis=0) * np.arange(small.shape[1])).sum() / mass)
+    oy = int(np.clip(round(CENTRE - cy), 0, FRAME - small.shape[0]))
+    ox = int(np.clip(round(CENTRE - cx), 0, FRAME - small.shape[1]))
+    out = np.zeros((FRAME, FRAME), dtype=np.float32)
+    out[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+    return np.asarray(np.round(out), dtype=np.uint8)
+
+
+def prepare_image(decoded: Decoded) -> Prepared:
+    """A decoded picture -> the 28x28 frame."""
+    work = _shrink(decoded.image)
+    grey = to_grey(work, background=255)
+    try:
+        ink = normalise(grey)
+    except BlankImage:
+        if not _has_alpha(work):
+            raise
+        # Light strokes on a transparent background vanish on white: try black paper instead.
+        ink = normalise(to_grey(work, background=0))
+    if ink.mnist_framed:
+        pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8)
+    else:
+        pixels = frame(ink.values)
+    return Prepared(
+        pixels=pixels,
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        mode=decoded.image.mode,
+        inverted=ink.inverted,
+        framed=not ink.mnist_framed,
+    )
+
+
+def prepare(data: bytes, limits: Limits = Limits()) -> Prepared:
+    """Image file bytes -> the 28x28 frame the model sees."""
+    return prepare_image(decode(data, limits))

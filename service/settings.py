@@ -1,0 +1,142 @@
+"""One typed settings object, read from the environment inside the app factory (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CARD = PROJECT_ROOT / "models" / "mnist-cnn.card.json"
+CONSISTENCY_LEVELS = (
+    "ANY",
+    "ONE",
+    "TWO",
+    "THREE",
+    "QUORUM",
+    "ALL",
+    "LOCAL_QUORUM",
+    "EACH_QUORUM",
+    "LOCAL_ONE",
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- model and inference ---
+    model_card: Path = DEFAULT_CARD
+    ort_threads: int = 0  # 0: the CPUs this process may really use
+    max_batch: int = 64  # requests arriving together share one ORT call, up to this many
+    # --- input limits ---
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_files: int = 16
+    max_pixels: int = 40_000_000
+    max_filename_chars: int = 255
+    # --- embedded store / Cassandra outbox ---
+    data_dir: Path = Path("var")
+    # --- Cassandra (unset contact points: the embedded store alone) ---
+    cassandra_contact_points: tuple[str, ...] = ()
+    cassandra_port: int = 9042
+    cassandra_keyspace: str = "mnist"
+    cassandra_local_dc: str = ""
+    cassandra_username: str = ""
+    cassandra_password: str = field(default="", repr=False)
+    cassandra_consistency: str = "LOCAL_QUORUM"
+    cassandra_replication: str = "SimpleStrategy:1"  # or "NetworkTopologyStrategy:dc1=3,dc2=3"
+    cassandra_ttl_s: int = 0  # 0: rows never expire
+    cassandra_tls_ca: str = ""  # path of a CA bundle: TLS on when set
+    cassandra_connect_timeout_s: float = 10.0
+    cassandra_max_in_flight: int = 256
+    cassandra_migrate: bool = True  # create the schema at start-up (idempotent)
+    # --- misc ---
+    log_level: str = "INFO"
+    recent_limit_max: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build from MNIST_* and CASSANDRA_* environment variables; fail fast on bad values."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            key = f.name.upper() if f.name.startswith("cassandra_") else f"MNIST_{f.name.upper()}"
+            raw = env.get(key)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(key, raw, f.default)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        positive = (
+            "max_batch",
+            "max_body_bytes",
+            "max_files",
+            "max_pixels",
+            "max_filename_chars",
+            "cassandra_port",
+            "cassandra_max_in_flight",
+            "recent_limit_max",
+        )
+        for name in positive:
+            if int(getattr(self, name)) <= 0:
+                raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.ort_threads < 0:
+            raise SettingsError(f"ort_threads must be >= 0, got {self.ort_threads}")
+        if self.cassandra_ttl_s < 0:
+            raise SettingsError(f"cassandra_ttl_s must be >= 0, got {self.cassandra_ttl_s}")
+        if self.cassandra_consistency.upper() not in CONSISTENCY_LEVELS:
+            raise SettingsError(
+                f"CASSANDRA_CONSISTENCY must be one of {', '.join(CONSISTENCY_LEVELS)}, "
+                f"got {self.cassandra_consistency!r}"
+            )
+        if not self.cassandra_keyspace.replace("_", "").isalnum() or len(self.cassandra_keyspace) > 48:
+            raise SettingsError(f"CASSANDRA_KEYSPACE {self.cassandra_keyspace!r} is not a valid name")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingsError(f"MNIST_LOG_LEVEL {self.log_level!r} is not a logging level")
+        parse_replication(self.cassandra_replication)
+
+    @property
+    def cassandra_enabled(self) -> bool:
+        return bool(self.cassandra_contact_points)
+
+
+def parse_replication(text: str) -> dict[str, str]:
+    """'SimpleStrategy:1' or 'NetworkTopologyStrategy:dc1=3,dc2=2' -> a CQL replication map."""
+    strategy, _, rest = text.partition(":")
+    if strategy == "SimpleStrategy" and rest.isdigit() and int(rest) > 0:
+        return {"class": "SimpleStrategy", "replication_factor": rest}
+    if strategy == "NetworkTopologyStrategy" and rest:
+        out = {"class": "NetworkTopologyStrategy"}
+        for part in rest.split(","):
+            dc, _, rf = part.partition("=")
+            if not dc or not rf.isdigit():
+                break
+            out[dc.strip()] = rf
+        else:
+            return out
+    raise SettingsError(
+        f"CASSANDRA_REPLICATION {text!r}: use 'SimpleStrategy:RF' or 'NetworkTopologyStrategy:dc1=RF,dc2=RF'"
+    )
+
+
+def _parse(key: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{key}={raw!r}: {exc}") from exc
+    return raw

@@ -1,0 +1,297 @@
+"""The embedded store: SQLite in WAL mode, with group commit.
+
+Used alone when no Cassandra is configured, and as the durable outbox in front of Cassandra.
+A record is acknowledged only after the transaction holding it is committed with
+`synchronous=FULL` (fsync of the WAL), so an answered prediction survives a crash. Records
+that arrive together are committed together: one fsync for many requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from service.records import PredictionRecord, StoreHealth
+
+log = logging.getLogger(__name__)
+
+COLUMNS = (
+    "id",
+    "created_at",
+    "filename",
+    "digit",
+    "confidence",
+    "probabilities",
+    "model_sha",
+    "image_sha256",
+    "image_bytes",
+    "width",
+    "height",
+    "client",
+    "latency_ms",
+    "seq",
+)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    digit INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    probabilities TEXT NOT NULL,
+    model_sha TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    image_bytes INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    client TEXT NOT NULL,
+    latency_ms REAL NOT NULL,
+    claimed_until REAL NOT NULL DEFAULT 0
+)
+"""
+# Table names are fixed identifiers of this module, never user input.
+TABLES = ("predictions", "outbox")
+MAX_GROUP = 512
+
+
+class StoreError(Exception):
+    """The embedded store could not take a record."""
+
+
+def _row(rec: PredictionRecord) -> tuple[object, ...]:
+    return (
+        str(rec.id),
+        rec.created_at.isoformat(),
+        rec.filename,
+        rec.digit,
+        rec.confidence,
+        json.dumps(rec.probabilities),
+        rec.model_sha,
+        rec.image_sha256,
+        rec.image_bytes,
+        rec.width,
+        rec.height,
+        rec.client,
+        rec.latency_ms,
+    )
+
+
+def _record(row: sqlite3.Row) -> PredictionRecord:
+    return PredictionRecord(
+        id=uuid.UUID(row["id"]),
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        filename=row["filename"],
+        digit=int(row["digit"]),
+        confidence=float(row["confidence"]),
+        probabilities=tuple(float(p) for p in json.loads(row["probabilities"])),
+        model_sha=row["model_sha"],
+        image_sha256=row["image_sha256"],
+        image_bytes=int(row["image_bytes"]),
+        width=int(row["width"]),
+        height=int(row["height"]),
+        client=row["client"],
+        latency_ms=float(row["latency_ms"]),
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: the WAL is fsynced at every commit, so a committed record survives power loss.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteStore:
+    """A PredictionStore over one SQLite table; safe to share between worker processes."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path, table: str = "predictions") -> None:
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        self.path = path
+        self.table = table
+        self._queue: queue.SimpleQueue[
+            tuple[list[PredictionRecord], asyncio.Future[None], asyncio.AbstractEventLoop] | None
+        ] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        self.write_failures = 0
+
+    # --- lifecycle ---
+    async def start(self) -> None:
+        await asyncio.to_thread(self._open)
+        self._writer = threading.Thread(target=self._write_loop, name=f"sqlite-{self.table}", daemon=True)
+        self._writer.start()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(self.path)
+        try:
+            conn.execute(SCHEMA.format(table=self.table))
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_created ON {self.table}(created_at)")
+        finally:
+            conn.close()
+        self._reader = _connect(self.path)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._writer.join, 30.0)
+            self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # --- writes (group commit) ---
+    async def add(self, records: list[PredictionRecord]) -> None:
+        if self._writer is None:
+            raise StoreError("the store is not started")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._queue.put((records, fut, loop))
+        await fut
+
+    def _write_loop(self) -> None:
+        conn = _connect(self.path)
+        insert = (
+            f"INSERT OR IGNORE INTO {self.table} ({', '.join(COLUMNS[:-1])}) "
+            f"VALUES ({', '.join('?' * (len(COLUMNS) - 1))})"
+        )
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                group = [item]
+                stop = False
+                while len(group) < MAX_GROUP:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    group.append(nxt)
+                error: BaseException | None = None
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(insert, [_row(r) for recs, _, _ in group for r in recs])
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    self.write_failures += 1
+                    log.error("embedded store write failed: %s", exc)
+                    error = StoreError(str(exc))
+                for _, fut, loop in group:
+                    loop.call_soon_threadsafe(_settle, fut, error)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    # --- reads ---
+    def _query(self, sql: str, params: Iterable[object]) -> list[sqlite3.Row]:
+        with self._read_lock:
+            if self._reader is None:
+                raise StoreError("the store is closed")
+            return list(self._reader.execute(sql, tuple(params)))
+
+    async def recent(self, limit: int, before: uuid.UUID | None = None) -> list[PredictionRecord]:
+        if before is None:
+            sql = f"SELECT * FROM {self.table} ORDER BY seq DESC LIMIT ?"
+            rows = await asyncio.to_thread(self._query, sql, (limit,))
+        else:
+            sql = (
+                f"SELECT * FROM {self.table} WHERE seq < "
+                f"(SELECT seq FROM {self.table} WHERE id = ?) ORDER BY seq DESC LIMIT ?"
+            )
+            rows = await asyncio.to_thread(self._query, sql, (str(before), limit))
+        return [_record(r) for r in rows]
+
+    async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
+        rows = await asyncio.to_thread(self._query, f"SELECT * FROM {self.table} WHERE id = ?", (str(record_id),))
+        return _record(rows[0]) if rows else None
+
+    async def count(self) -> int:
+        rows = await asyncio.to_thread(self._query, f"SELECT COUNT(*) AS n FROM {self.table}", ())
+        return int(rows[0]["n"])
+
+    async def claim(self, limit: int, lease_s: float) -> list[PredictionRecord]:
+        """The oldest records no other worker holds, leased to this one for `lease_s` seconds.
+        A worker that dies mid-drain simply lets its lease run out."""
+
+        def _claim() -> list[sqlite3.Row]:
+            now = time.time()
+            with self._read_lock:
+                if self._reader is None:
+                    raise StoreError("the store is closed")
+                return list(
+                    self._reader.execute(
+                        f"UPDATE {self.table} SET claimed_until = ? WHERE seq IN "
+                        f"(SELECT seq FROM {self.table} WHERE claimed_until < ? ORDER BY seq LIMIT ?) "
+                        "RETURNING *",
+                        (now + lease_s, now, limit),
+                    )
+                )
+
+        rows = await asyncio.to_thread(_claim)
+        return sorted((_record(r) for r in rows), key=lambda r: r.id.time)
+
+    async def release(self, ids: list[uuid.UUID]) -> None:
+        """Give claimed records back (the write failed): another attempt may take them at once."""
+
+        def _release() -> None:
+            with self._read_lock:
+                if self._reader is None:
+                    raise StoreError("the store is closed")
+                self._reader.executemany(
+                    f"UPDATE {self.table} SET claimed_until = 0 WHERE id = ?", [(str(i),) for i in ids]
+                )
+
+        await asyncio.to_thread(_release)
+
+    async def delete(self, ids: list[uuid.UUID]) -> None:
+        def _delete() -> None:
+            with self._read_lock:
+                if self._reader is None:
+                    raise StoreError("the store is closed")
+                self._reader.executemany(f"DELETE FROM {self.table} WHERE id = ?", [(str(i),) for i in ids])
+
+        await asyncio.to_thread(_delete)
+
+    async def health(self) -> StoreHealth:
+        try:
+            n = await self.count()
+        except (sqlite3.Error, StoreError) as exc:
+            return StoreHealth(ok=False, backend=self.backend, details={"error": str(exc)})
+        return StoreHealth(
+            ok=self._writer is not None and self._writer.is_alive(),
+            backend=self.backend,
+            details={"path": str(self.path), "records": n, "write_failures": self.write_failures},
+        )
+
+
+def _settle(fut: asyncio.Future[None], error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)

@@ -1,0 +1,63 @@
+"""A real single-node Cassandra for the tests, run by scripts/cassandra/{start,stop}."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts" / "cassandra"
+
+
+@dataclass
+class Node:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 19042
+    storage_port: int = 17000
+    jmx_port: int = 17199
+    managed: bool = True  # False: an existing cluster named by the environment
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CASSANDRA_HOME_DIR": str(self.home), "CASSANDRA_PORT": str(self.port),
+                "CASSANDRA_STORAGE_PORT": str(self.storage_port), "CASSANDRA_JMX_PORT": str(self.jmx_port)}
+
+    def start(self, timeout: float = 300) -> float:
+        started = time.monotonic()
+        subprocess.run([str(SCRIPTS / "start")], env=self.env, check=True, timeout=timeout,
+                       stdout=subprocess.DEVNULL)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        subprocess.run([str(SCRIPTS / "stop")], env=self.env, check=True, timeout=120)
+
+    def pid(self) -> int:
+        return int((self.home / "cassandra.pid").read_text())
+
+    def kill(self) -> None:
+        """SIGKILL: the abrupt outage, no flush, no goodbye."""
+        pid = self.pid()
+        os.kill(pid, signal.SIGKILL)
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+
+    def cql(self, statement: str) -> str:
+        """Run a statement with cqlsh (the PyPI package: an independent client)."""
+        cqlsh = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "cqlsh"
+        if not cqlsh.exists():
+            cqlsh = ROOT / ".venv" / "bin" / "cqlsh"
+        out = subprocess.run(
+            [str(cqlsh), self.host, str(self.port), "-u", "cassandra", "-p", "cassandra",
+             "--request-timeout", "30", "-e", statement],
+            capture_output=True, text=True, timeout=120, check=True,
+        )
+        return out.stdout

@@ -1,0 +1,67 @@
+"""Shared fixtures. Server-backed tests that cannot run skip locally, but fail under CI=true."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.settings import DEFAULT_CARD, Settings
+from train import mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a prerequisite is missing -- except in CI, where a skip would hide a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and this test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    found = mnist.default_data_dir()
+    need(found is not None, "MNIST not found at ../shared/data/mnist")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir: Path) -> mnist.Split:
+    return mnist.load_split(mnist_dir, "t10k")
+
+
+@pytest.fixture(scope="session")
+def card_path() -> Path:
+    assert DEFAULT_CARD.is_file(), f"the committed model card is missing: {DEFAULT_CARD}"
+    return DEFAULT_CARD
+
+
+@pytest.fixture
+def settings(tmp_path: Path, card_path: Path) -> Settings:
+    return Settings(model_card=card_path, data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[object]:
+    from starlette.testclient import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def png_bytes(pixels: np.ndarray, mode: str = "L", fmt: str = "PNG", **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode=mode).save(buf, format=fmt, **save)
+    return buf.getvalue()

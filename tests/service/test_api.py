@@ -1,0 +1,359 @@
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import png_bytes
+from train import mnist
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir: object) -> mnist.Split:
+    assert mnist.default_data_dir() is not None
+    return mnist.load_split(mnist.default_data_dir(), "t10k")  # type: ignore[arg-type]
+
+
+def _photo_png(digit: np.ndarray) -> bytes:
+    """Dark ink on light paper, inside a larger RGB picture."""
+    big = Image.fromarray(255 - digit).resize((120, 120), Image.Resampling.BICUBIC)
+    canvas = Image.new("L", (200, 160), 255)
+    canvas.paste(big, (50, 20))
+    buf = io.BytesIO()
+    canvas.convert("RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _error(resp: Any, status: int, code: str) -> None:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+def test_predict_multipart_returns_digit_and_records_it(client: TestClient, digits: mnist.Split) -> None:
+    resp = client.post("/v1/predict", files={"file": ("seven.png", png_bytes(digits.images[0]), "image/png")})
+    assert resp.status_code == 200, resp.text
+    [item] = resp.json()["predictions"]
+    assert item["digit"] == int(digits.labels[0]) == 7
+    assert item["filename"] == "seven.png"
+    assert len(item["probabilities"]) == 10
+    assert abs(sum(item["probabilities"]) - 1.0) < 1e-3
+    assert item["confidence"] == max(item["probabilities"])
+    assert set(item["timings_ms"]) == {"preprocess", "inference", "total"}
+    card = client.get("/v1/model").json()
+    assert item["model"] == {"version": card["version"], "sha256": card["sha256"]}
+    stored = client.get(f"/v1/predictions/{item['id']}").json()
+    assert stored["digit"] == 7 and stored["filename"] == "seven.png"
+    assert stored["image"]["sha256"] == item["image"]["sha256"]
+
+
+def test_predict_several_files_in_one_request(client: TestClient, digits: mnist.Split) -> None:
+    files = [("file", (f"d{i}.png", png_bytes(digits.images[i]), "image/png")) for i in range(5)]
+    resp = client.post("/v1/predict", files=files)
+    assert resp.status_code == 200
+    got = [p["digit"] for p in resp.json()["predictions"]]
+    assert got == digits.labels[:5].tolist()
+    assert len({p["id"] for p in resp.json()["predictions"]}) == 5
+
+
+def test_predict_raw_body_with_filename_header(client: TestClient, digits: mnist.Split) -> None:
+    resp = client.post(
+        "/v1/predict?include=frame",
+        content=_photo_png(digits.images[1]),
+        headers={"Content-Type": "image/png", "X-Filename": "photo of a two.png"},
+    )
+    assert resp.status_code == 200, resp.text
+    [item] = resp.json()["predictions"]
+    assert item["digit"] == int(digits.labels[1]) == 2
+    assert item["filename"] == "photo of a two.png"
+    assert item["image"]["width"] == 200 and item["image"]["height"] == 160
+    assert item["image"]["inverted"] is True
+    assert item["frame_png"].startswith("data:image/png;base64,")
+
+
+def test_one_bad_file_does_not_spoil_the_others(client: TestClient, digits: mnist.Split) -> None:
+    files = [
+        ("file", ("good.png", png_bytes(digits.images[2]), "image/png")),
+        ("file", ("bad.png", b"definitely not a png", "image/png")),
+    ]
+    resp = client.post("/v1/predict", files=files)
+    assert resp.status_code == 200
+    good, bad = resp.json()["predictions"]
+    assert good["digit"] == int(digits.labels[2])
+    assert bad["error"]["code"] == "unsupported_image_type" and bad["status"] == 415
+    assert "id" not in bad
+
+
+def test_file_names_are_data(client: TestClient, digits: mnist.Split) -> None:
+    name = "../../etc/passwd\x00\x1b[31m\u200b" + "x" * 400
+    # Written by hand: HTTP clients would escape the control characters a hostile client sends raw.
+    body = (
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+        + name.encode()
+        + b"\"\r\nContent-Type: image/png\r\n\r\n"
+        + png_bytes(digits.images[0])
+        + b"\r\n--B--\r\n"
+    )
+    resp = client.post("/v1/predict", content=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert resp.status_code == 200, resp.text
+    stored = resp.json()["predictions"][0]["filename"]
+    assert stored.startswith("../../etc/passwd[31m")
+    assert len(stored) == 255
+    assert not any(ord(c) < 32 for c in stored)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"content": b"hello"}, 415, "unsupported_media_type"),
+        (
+            {"content": b"\x89PNG\r\n\x1a\n" + b"junk" * 10, "headers": {"Content-Type": "image/png"}},
+            400,
+            "corrupt_image",
+        ),
+        (
+            {"content": b"\x00\x01\x02 binary junk", "headers": {"Content-Type": "image/png"}},
+            415,
+            "unsupported_image_type",
+        ),
+        ({"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty_file"),
+        ({"files": {"file": ("empty.png", b"", "image/png")}}, 400, "empty_file"),
+        ({"data": {"note": "no file here"}, "files": {}}, 400, "missing_file"),
+        (
+            {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
+            400,
+            "missing_file",
+        ),
+    ],
+)
+def test_bad_requests(client: TestClient, kwargs: dict[str, Any], status: int, code: str) -> None:
+    if kwargs.get("files") == {}:
+        kwargs = {
+            "content": b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n',
+            "headers": {"Content-Type": "multipart/form-data; boundary=B"},
+        }
+    _error(client.post("/v1/predict", **kwargs), status, code)
+
+
+def test_truncated_image(client: TestClient, digits: mnist.Split) -> None:
+    data = _photo_png(digits.images[0])
+    _error(
+        client.post("/v1/predict", content=data[:300], headers={"Content-Type": "image/png"}),
+        400,
+        "corrupt_image",
+    )
+
+
+def test_blank_image_is_422(client: TestClient) -> None:
+    _error(
+        client.post(
+            "/v1/predict",
+            content=png_bytes(np.full((50, 50), 255, np.uint8)),
+            headers={"Content-Type": "image/png"},
+        ),
+        422,
+        "no_ink",
+    )
+
+
+def test_body_over_the_limit_is_refused_before_reading(tmp_path: Any, card_path: Any) -> None:
+    s = Settings(model_card=card_path, data_dir=tmp_path, max_body_bytes=10_000)
+    with TestClient(create_app(s)) as c:
+        big = b"\x89PNG" + bytes(20_000)
+        _error(c.post("/v1/predict", content=big, headers={"Content-Type": "image/png"}), 413, "body_too_large")
+        _error(c.post("/v1/predict", files={"file": ("big.png", big, "image/png")}), 413, "body_too_large")
+
+        # Without Content-Length (chunked), the stream is cut off as soon as it passes the limit.
+        def chunks() -> Any:
+            for _ in range(100):
+                yield bytes(1000)
+
+        _error(
+            c.post("/v1/predict", content=chunks(), headers={"Content-Type": "image/png"}),
+            413,
+            "body_too_large",
+        )
+        assert c.get("/healthz").status_code == 200
+
+
+def test_pixel_limit_is_413(tmp_path: Any, card_path: Any) -> None:
+    s = Settings(model_card=card_path, data_dir=tmp_path, max_pixels=10_000)
+    with TestClient(create_app(s)) as c:
+        data = png_bytes(np.full((200, 200), 255, np.uint8))
+        _error(c.post("/v1/predict", content=data, headers={"Content-Type": "image/png"}), 413, "image_too_large")
+
+
+def test_too_many_files_is_413(tmp_path: Any, card_path: Any, digits: mnist.Split) -> None:
+    s = Settings(model_card=card_path, data_dir=tmp_path, max_files=3)
+    with TestClient(create_app(s)) as c:
+        files = [("file", (f"{i}.png", png_bytes(digits.images[i]), "image/png")) for i in range(4)]
+        _error(c.post("/v1/predict", files=files), 413, "too_many_parts")
+        files = [("file", (f"{i}.png", png_bytes(digits.images[i]), "image/png")) for i in range(3)]
+        assert c.post("/v1/predict", files=files).status_code == 200
+
+
+def test_recent_predictions_are_paged_newest_first(client: TestClient, digits: mnist.Split) -> None:
+    ids = []
+    for i in range(5):
+        r = client.post(
+            "/v1/predict",
+            content=png_bytes(digits.images[i]),
+            headers={"Content-Type": "image/png", "X-Filename": f"n{i}.png"},
+        )
+        ids.append(r.json()["predictions"][0]["id"])
+    page1 = client.get("/v1/predictions?limit=3").json()
+    assert [it["id"] for it in page1["items"]] == ids[::-1][:3]
+    page2 = client.get(f"/v1/predictions?limit=3&before={page1['next']}").json()
+    assert [it["id"] for it in page2["items"]] == ids[::-1][3:]
+    assert page2["next"] is None
+    _error(client.get("/v1/predictions?limit=0"), 400, "bad_limit")
+    _error(client.get("/v1/predictions?limit=abc"), 400, "bad_limit")
+    _error(client.get("/v1/predictions?before=nope"), 400, "bad_id")
+
+
+def test_prediction_by_id_errors(client: TestClient) -> None:
+    _error(client.get("/v1/predictions/not-a-uuid"), 400, "bad_id")
+    _error(client.get(f"/v1/predictions/{uuid.uuid1()}"), 404, "not_found")
+
+
+def test_model_card_endpoint(client: TestClient, card_path: Any) -> None:
+    card = client.get("/v1/model").json()
+    on_disk = json.loads(card_path.read_text())
+    assert card["sha256"] == on_disk["sha256"]
+    assert card["mnist_test"]["accuracy"] == on_disk["mnist_test"]["accuracy"]
+    assert card["runtime"]["intra_op_threads"] >= 1
+
+
+def test_health_ready_and_metrics(client: TestClient, digits: mnist.Split) -> None:
+    assert client.get("/healthz").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["model"]["ready"] is True and ready.json()["store"]["ok"] is True
+    client.post("/v1/predict", content=png_bytes(digits.images[0]), headers={"Content-Type": "image/png"})
+    client.post("/v1/predict", content=b"junk", headers={"Content-Type": "image/png"})
+    text = client.get("/metrics").text
+    assert 'mnist_predictions_total{digit="7"} 1.0' in text
+    assert 'mnist_http_requests_total{method="POST",route="/v1/predict",status="200"} 1.0' in text
+    assert 'mnist_http_requests_total{method="POST",route="/v1/predict",status="415"} 1.0' in text
+    assert 'mnist_http_request_duration_seconds_bucket{le="0.1",method="POST",route="/v1/predict",status="200"}' in text
+    assert "mnist_outbox_depth" in text and "mnist_store_write_failures_total" in text
+
+
+def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
+    _error(client.get("/nope"), 404, "not_found")
+    _error(client.get("/v1/predict"), 405, "method_not_allowed")
+
+
+def test_openapi_describes_every_route(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in [
+        "/v1/predict",
+        "/v1/predictions",
+        "/v1/predictions/{id}",
+        "/v1/model",
+        "/healthz",
+        "/readyz",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{model}",
+        "/v2/models/{model}/infer",
+        "/",
+    ]:
+        assert path in doc["paths"], path
+    assert "413" in {str(k) for k in doc["paths"]["/v1/predict"]["post"]["responses"]}
+
+
+def test_upload_page_and_no_javascript_form(client: TestClient, digits: mnist.Split) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and 'enctype="multipart/form-data"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    resp = client.post("/", files={"file": ("form.png", _photo_png(digits.images[3]), "image/png")})
+    assert resp.status_code == 200
+    assert f'data-testid="digit">{int(digits.labels[3])}<' in resp.text
+    assert "form.png" in resp.text
+    bad = client.post("/", files={"file": ("x.txt", b"text", "text/plain")})
+    assert bad.status_code == 415 and "unsupported_image_type" in bad.text
+
+
+# --- Open Inference Protocol v2 ---
+
+
+def test_oip_health_and_metadata(client: TestClient) -> None:
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["name"] == "mnist" and meta["platform"] == "onnxruntime_onnx"
+    assert meta["inputs"][0]["datatype"] == "FP32" and meta["inputs"][0]["shape"] == [-1, 28, 28, 1]
+    assert client.get("/v2/models/other").status_code == 404
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_oip_infer(client: TestClient, digits: mnist.Split, flat: bool) -> None:
+    x = digits.images[:4].astype(np.float32) / 255.0
+    shape = [4, 784] if flat else [4, 28, 28, 1]
+    body = {
+        "id": "req-1",
+        "inputs": [{"name": "image", "shape": shape, "datatype": "FP32", "data": x.ravel().tolist()}],
+    }
+    resp = client.post("/v2/models/mnist/infer", json=body)
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["id"] == "req-1" and out["model_name"] == "mnist"
+    probs = np.asarray(out["outputs"][0]["data"]).reshape(out["outputs"][0]["shape"])
+    assert probs.argmax(1).tolist() == digits.labels[:4].tolist()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        {"inputs": []},
+        {"inputs": [{"name": "image", "shape": [1, 28, 28, 1], "datatype": "INT8", "data": [0] * 784}]},
+        {"inputs": [{"name": "image", "shape": [1, 27, 28, 1], "datatype": "FP32", "data": [0] * 756}]},
+        {"inputs": [{"name": "image", "shape": [2, 784], "datatype": "FP32", "data": [0] * 784}]},
+        {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": ["a"] * 784}]},
+        {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": [[1, 2], [3]]}]},
+        {"inputs": [{"name": "image", "shape": "wrong", "datatype": "FP32", "data": []}]},
+    ],
+)
+def test_oip_bad_inputs_are_400(client: TestClient, body: Any) -> None:
+    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
+    resp = client.post("/v2/models/mnist/infer", **kwargs)
+    assert resp.status_code == 400, resp.text
+    assert isinstance(resp.json()["error"], str)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    data=st.binary(max_size=2048),
+    ctype=st.sampled_from(
+        [
+            "image/png",
+            "image/jpeg",
+            "application/octet-stream",
+            "multipart/form-data; boundary=zz",
+            "text/plain",
+        ]
+    ),
+)
+def test_random_bodies_never_5xx(client: TestClient, data: bytes, ctype: str) -> None:
+    resp = client.post("/v1/predict", content=data, headers={"Content-Type": ctype})
+    assert resp.status_code < 500, resp.text
+    assert "error" in resp.json() or resp.status_code == 200

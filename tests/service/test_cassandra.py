@@ -1,0 +1,252 @@
+"""Recording in a real Cassandra (scripts/cassandra/start): durable, nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
+
+from tests.cassandra_node import Node
+from tests.conftest import need, png_bytes
+from tests.utils import ROOT, free_port, post_image, running_service, wait_ready
+from train import mnist
+
+pytestmark = [pytest.mark.cassandra, pytest.mark.slow]
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One node for the session; an existing cluster may be named by CASSANDRA_TEST_CONTACT_POINT."""
+    existing = os.environ.get("CASSANDRA_TEST_CONTACT_POINT")
+    if existing:
+        host, _, port = existing.partition(":")
+        yield Node(home=Path("/nonexistent"), host=host, port=int(port or 9042), managed=False)
+        return
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    need(java.returncode == 0, "java is not installed")
+    n = Node(home=tmp_path_factory.mktemp("cassandra"))
+    took = n.start()
+    print(f"cassandra node ready in {took:.1f} s")
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def keyspace() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+def service_env(node: Node, keyspace: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "MNIST_DATA_DIR": str(data_dir),
+        "CASSANDRA_CONTACT_POINTS": node.host,
+        "CASSANDRA_PORT": str(node.port),
+        "CASSANDRA_KEYSPACE": keyspace,
+        "CASSANDRA_USERNAME": "cassandra",
+        "CASSANDRA_PASSWORD": "cassandra",
+        "CASSANDRA_CONSISTENCY": "LOCAL_QUORUM",
+        "CASSANDRA_CONNECT_TIMEOUT_S": "5",
+        **extra,
+    }
+
+
+def rows(node: Node, keyspace: str) -> list[tuple[uuid.UUID, str, int, dt.datetime]]:
+    cluster = Cluster([node.host], port=node.port, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
+                      protocol_version=5)
+    try:
+        session = cluster.connect(keyspace)
+        return [(r.id, r.filename, r.digit, r.created_at)
+                for r in session.execute("SELECT id, filename, digit, created_at FROM predictions")]
+    finally:
+        cluster.shutdown()
+
+
+def ready(base: str) -> dict[str, object]:
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+        body: dict[str, object] = json.loads(resp.read())
+        return body
+
+
+def wait_drained(base: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = ready(base)["store"]
+        assert isinstance(store, dict)
+        if store["outbox_depth"] == 0 and store["cassandra_reachable"]:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"outbox not drained: {ready(base)}")
+
+
+@pytest.fixture(scope="module")
+def digit_png(mnist_dir: Path) -> tuple[bytes, int]:
+    test = mnist.load_split(mnist_dir, "t10k")
+    return png_bytes(np.asarray(test.images[0])), int(test.labels[0])
+
+
+def test_upload_is_readable_with_cqlsh(node: Node, keyspace: str, tmp_path: Path,
+                                       digit_png: tuple[bytes, int]) -> None:
+    data, label = digit_png
+    before = dt.datetime.now(dt.UTC)
+    with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
+        status, body = post_image(base + "/v1/predict", data, "ma photo n°1.png")
+        assert status == 200
+        item = json.loads(body)["predictions"][0]
+        wait_drained(base)
+        # Read back through the API too: it now comes from Cassandra.
+        with urllib.request.urlopen(f"{base}/v1/predictions/{item['id']}") as resp:
+            assert json.loads(resp.read())["filename"] == "ma photo n°1.png"
+    day = item["created_at"][:10]
+    out = node.cql(f"SELECT id, created_at, filename, digit FROM {keyspace}.predictions "
+                   f"WHERE day = '{day}' AND id = {item['id']}")
+    assert item["id"] in out and "ma photo n°1.png" in out and "(1 rows)" in out
+    digit_col = out.strip().splitlines()[2].split("|")[3].strip()
+    assert int(digit_col) == label == item["digit"]
+    [(_, _, _, created)] = [r for r in rows(node, keyspace) if str(r[0]) == item["id"]]
+    created = created.replace(tzinfo=dt.UTC)
+    assert before - dt.timedelta(seconds=1) <= created <= dt.datetime.now(dt.UTC)
+
+
+def test_1000_concurrent_uploads_give_1000_rows_and_survive_a_restart(
+    node: Node, keyspace: str, tmp_path: Path, digit_png: tuple[bytes, int]
+) -> None:
+    data, _ = digit_png
+    env = service_env(node, keyspace, tmp_path / "var")
+
+    async def burst(base: str) -> list[str]:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+            async def one(i: int) -> str:
+                resp = await client.post("/v1/predict", content=data,
+                                         headers={"Content-Type": "image/png", "X-Filename": f"burst-{i}.png"})
+                assert resp.status_code == 200, resp.text
+                return str(resp.json()["predictions"][0]["id"])
+
+            started = time.monotonic()
+            tasks = [asyncio.create_task(one(i)) for i in range(1000)]
+            sent = time.monotonic() - started
+            ids = await asyncio.gather(*tasks)
+            print(f"1000 uploads issued in {sent * 1000:.0f} ms, all answered in {time.monotonic() - started:.1f} s")
+            return ids
+
+    with running_service(env=env) as (base, _, _):
+        ids = asyncio.run(burst(base))
+        wait_drained(base)
+    assert len(set(ids)) == 1000
+    stored = rows(node, keyspace)
+    assert len(stored) == 1000
+    assert {str(r[0]) for r in stored} == set(ids)
+    assert {r[1] for r in stored} == {f"burst-{i}.png" for i in range(1000)}
+
+    # A restart keeps every row (no DROP, no truncation) and adds the new ones.
+    with running_service(env=env) as (base, _, _):
+        status, _ = post_image(base + "/v1/predict", data, "after-restart.png")
+        assert status == 200
+        wait_drained(base)
+    assert len(rows(node, keyspace)) == 1001
+
+
+def test_cassandra_outage_loses_nothing(node: Node, keyspace: str, tmp_path: Path,
+                                        digit_png: tuple[bytes, int]) -> None:
+    need(node.managed, "needs a node this test may kill")
+    data, _ = digit_png
+    answered: list[str] = []
+    statuses: list[int] = []
+    with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
+        down_at = 100
+        for i in range(500):
+            if i == down_at:
+                node.kill()  # SIGKILL, mid-stream
+                killed = time.monotonic()
+            if i > down_at and time.monotonic() - killed < 15:
+                time.sleep(0.03)  # keep uploading through ~15 s of outage
+            status, body = post_image(base + "/v1/predict", data, f"outage-{i}.png")
+            statuses.append(status)
+            if status == 200:
+                answered.append(json.loads(body)["predictions"][0]["id"])
+        while time.monotonic() - killed < 15:
+            time.sleep(0.2)
+        store = ready(base)["store"]
+        assert isinstance(store, dict)
+        assert store["cassandra_reachable"] is False and int(store["outbox_depth"]) > 0
+        node.start()  # same data directory
+        wait_drained(base, timeout=180)
+    assert statuses == [200] * 500
+    stored = rows(node, keyspace)
+    assert len(stored) == 500  # zero duplicated
+    assert {str(r[0]) for r in stored} == set(answered)  # zero lost
+
+
+def test_service_killed_with_a_full_outbox_drains_on_restart(node: Node, keyspace: str, tmp_path: Path,
+                                                             digit_png: tuple[bytes, int]) -> None:
+    need(node.managed, "needs a node this test may kill")
+    data, _ = digit_png
+    env = service_env(node, keyspace, tmp_path / "var")
+    port = free_port()
+    cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/readyz", proc=proc)
+        node.kill()
+        answered = []
+        for i in range(50):
+            status, body = post_image(base + "/v1/predict", data, f"kill-{i}.png")
+            assert status == 200
+            answered.append(json.loads(body)["predictions"][0]["id"])
+        store = ready(base)["store"]
+        assert isinstance(store, dict) and store["outbox_depth"] == 50
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    node.start()
+    with running_service(env=env) as (base2, _, _):
+        wait_drained(base2)
+    assert {str(r[0]) for r in rows(node, keyspace)} == set(answered)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"CASSANDRA_PORT": "1"}, "no Cassandra host answered"),
+        ({"CASSANDRA_CONTACT_POINTS": "127.0.0.254"}, "no Cassandra host answered"),
+        ({"CASSANDRA_PASSWORD": "wrong"}, "Bad credentials"),
+        ({"CASSANDRA_MIGRATE": "false", "CASSANDRA_KEYSPACE": "no_such_keyspace"}, "does not exist"),
+        ({"CASSANDRA_KEYSPACE": "bad-name"}, "CASSANDRA_KEYSPACE"),
+    ],
+)
+def test_wrong_settings_are_one_clear_line(node: Node, tmp_path: Path, change: dict[str, str],
+                                           expected: str) -> None:
+    env = {**os.environ, **service_env(node, "anything", tmp_path / "var"), **change}
+    result = subprocess.run([sys.executable, "-m", "service", "--port", str(free_port())], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+
+
+def test_migrate_is_idempotent_and_never_drops(node: Node, keyspace: str, tmp_path: Path) -> None:
+    env = {**os.environ, **service_env(node, keyspace, tmp_path / "var")}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, timeout=120)
+    node.cql(f"INSERT INTO {keyspace}.predictions (day, id, filename, digit) VALUES ('2026-01-01', now(), 'x', 1)")
+    subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, timeout=120)
+    assert len(rows(node, keyspace)) == 1
+    desc = node.cql(f"DESCRIBE TABLE {keyspace}.predictions")
+    assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc
