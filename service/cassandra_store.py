@@ -26,6 +26,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
+    HostStateListener,
     RetryPolicy,
     TokenAwarePolicy,
 )
@@ -252,6 +253,25 @@ def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -
         fut.set_exception(error)
 
 
+class _NodeWatch(HostStateListener):  # type: ignore[misc]
+    """Driver thread -> drain task: a node went down (it may come back without its last writes)."""
+
+    def __init__(self, store: CassandraStore) -> None:
+        self.store = store
+
+    def on_down(self, host: Any) -> None:
+        self.store.node_went_down = True
+
+    def on_up(self, host: Any) -> None:
+        self.store.node_went_down = True
+
+    def on_add(self, host: Any) -> None:
+        return None
+
+    def on_remove(self, host: Any) -> None:
+        return None
+
+
 @dataclass
 class _Prepared:
     insert: PreparedStatement
@@ -289,20 +309,25 @@ class CassandraStore:
         self.last_error: str | None = None
         self.last_ok: float | None = None
         self.written = 0
+        self.node_went_down = False  # set from the driver's threads; a plain flag is enough
+        self._last_purge = 0.0
 
     async def start(self) -> None:
         await self.outbox.start()
-        self.cluster, s = await asyncio.to_thread(self._connector)
-        self.session = s
+        cluster, s = await asyncio.to_thread(self._connector)
+        self.cluster, self.session = cluster, s
         self._ps = _Prepared(
             *[s.prepare(q) for q in (INSERT, INSERT_DAY, SELECT_ONE, SELECT_DAY, SELECT_DAY_BEFORE, SELECT_DAYS)]
         )
         self._ps.insert.is_idempotent = True
         self._ps.insert_day.is_idempotent = True
+        cluster.register_listener(_NodeWatch(self))
+        # Whatever a previous run left behind goes first, held acknowledged records included.
+        await self.outbox.requeue_acked()
         self.metrics.cassandra_up.set(1)
         self.last_ok = time.time()
         self._task = asyncio.create_task(self._drain_forever(), name="cassandra-drain")
-        self._wake.set()  # whatever a previous run left behind goes first
+        self._wake.set()
 
     async def add(self, records: list[PredictionRecord]) -> None:
         await self.outbox.add(records)  # durable from here on
@@ -313,9 +338,16 @@ class CassandraStore:
         backoff = 0.2
         while not self._closing:
             try:
+                if self.node_went_down:
+                    self.node_went_down = False
+                    resent = await self.outbox.requeue_acked()
+                    if resent:
+                        log.warning("a Cassandra node went down: %d recent records will be written again", resent)
+                await self._purge()
                 moved = await self.drain_once()
             except (DriverException, NoHostAvailable, OSError) as exc:
                 self._failed(exc)
+                await self.outbox.requeue_acked()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -344,7 +376,8 @@ class CassandraStore:
         done = [r.id for r, res in zip(batch, results, strict=True) if not isinstance(res, BaseException)]
         failed = [r.id for r, res in zip(batch, results, strict=True) if isinstance(res, BaseException)]
         if done:
-            await self.outbox.delete(done)  # only after Cassandra acknowledged them
+            # Acknowledged: deleted by _purge once the hold time has passed (see settings).
+            await self.outbox.mark_acked(done)
             self.written += len(done)
             self.metrics.cassandra_up.set(1)
             self.last_ok = time.time()
@@ -387,7 +420,13 @@ class CassandraStore:
             )
 
     async def _update_depth(self) -> None:
-        self.metrics.outbox_depth.set(await self.outbox.count())
+        self.metrics.outbox_depth.set(await self.outbox.pending())
+
+    async def _purge(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge >= 1.0:
+            self._last_purge = now
+            await self.outbox.purge_acked(self.settings.cassandra_ack_hold_s)
 
     # --- reads: Cassandra, plus what is still on its way there ---
     async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
@@ -428,7 +467,7 @@ class CassandraStore:
         return sorted(merged.values(), key=lambda r: r.id.time, reverse=True)[:limit]
 
     async def health(self) -> StoreHealth:
-        depth = await self.outbox.count()
+        depth = await self.outbox.pending()
         self.metrics.outbox_depth.set(depth)
         up = self.last_error is None
         details = {

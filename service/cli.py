@@ -53,14 +53,23 @@ def _preflight(settings: Settings) -> None:
         ModelCard.load(settings.model_card)
     except ModelCardError as exc:
         raise SettingsError(str(exc)) from exc
-    if not settings.cassandra_enabled:
-        return
+    if settings.cassandra_enabled:
+        _check_cassandra(settings, migrate_schema=settings.cassandra_migrate)
+
+
+def _check_cassandra(settings: Settings, migrate_schema: bool) -> None:
+    """Connect once (and migrate if asked); any problem becomes one SettingsError line."""
     from service.cassandra_store import CassandraStartupError, connect
 
+    driver_log = logging.getLogger("cassandra")
+    level = driver_log.level
+    driver_log.setLevel(logging.CRITICAL)  # its tracebacks would bury our one line
     try:
-        cluster, _ = connect(settings, migrate_schema=settings.cassandra_migrate)
+        cluster, _ = connect(settings, migrate_schema=migrate_schema)
     except CassandraStartupError as exc:
         raise SettingsError(str(exc)) from exc
+    finally:
+        driver_log.setLevel(level)
     cluster.shutdown()
 
 
@@ -70,17 +79,14 @@ def migrate(argv: list[str] | None = None) -> int:
         description="Create the Cassandra keyspace and tables if missing (idempotent; never drops).",
     )
     parser.parse_args(argv)
-    from service.cassandra_store import CassandraStartupError, connect
-
     try:
         settings = Settings.from_env()
         if not settings.cassandra_enabled:
             raise SettingsError("CASSANDRA_CONTACT_POINTS is not set: nothing to migrate")
-        cluster, _ = connect(settings, migrate_schema=True)
-    except (SettingsError, CassandraStartupError) as exc:
+        _check_cassandra(settings, migrate_schema=True)
+    except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    cluster.shutdown()
     log.info("schema ready in keyspace %s", settings.cassandra_keyspace)
     return 0
 
@@ -120,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m service [serve|predict|migrate] ...`; no sub-command means serve."""
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The driver logs every reconnection attempt with a traceback; the store reports outages itself.
+    logging.getLogger("cassandra").setLevel(logging.ERROR)
     commands = {"serve": serve, "predict": predict, "migrate": migrate}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])

@@ -308,10 +308,7 @@ def prepare_image(decoded: Decoded) -> Prepared:
             raise
         # Light strokes on a transparent background vanish on white: try black paper instead.
         ink = normalise(to_grey(work, background=0))
-    if ink.mnist_framed:
-        pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8)
-    else:
-        pixels = frame(ink.values)
+    pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8) if ink.mnist_framed else frame(ink.values)
     return Prepared(
         pixels=pixels,
         width=decoded.width,

@@ -53,6 +53,9 @@ class Settings:
     cassandra_connect_timeout_s: float = 10.0
     cassandra_max_in_flight: int = 256
     cassandra_migrate: bool = True  # create the schema at start-up (idempotent)
+    # Acknowledged records stay in the outbox this long, to be sent again if Cassandra restarts
+    # meanwhile: with `commitlog_sync: periodic` a node may lose its last ~10 s of acked writes.
+    cassandra_ack_hold_s: float = 15.0
     # --- misc ---
     log_level: str = "INFO"
     recent_limit_max: int = 100

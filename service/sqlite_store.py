@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from service.records import PredictionRecord, StoreHealth
 
@@ -56,7 +57,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     height INTEGER NOT NULL,
     client TEXT NOT NULL,
     latency_ms REAL NOT NULL,
-    claimed_until REAL NOT NULL DEFAULT 0
+    claimed_until REAL NOT NULL DEFAULT 0,
+    acked_at REAL NOT NULL DEFAULT 0
 )
 """
 # Table names are fixed identifiers of this module, never user input.
@@ -206,85 +208,82 @@ class SqliteStore:
         finally:
             conn.close()
 
-    # --- reads ---
-    def _query(self, sql: str, params: Iterable[object]) -> list[sqlite3.Row]:
+    # --- reads, and the outbox's bookkeeping (short statements on the shared connection) ---
+    def _run(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
         with self._read_lock:
             if self._reader is None:
                 raise StoreError("the store is closed")
+            if many:
+                self._reader.executemany(sql, params)
+                return []
             return list(self._reader.execute(sql, tuple(params)))
+
+    async def _call(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
+        return await asyncio.to_thread(self._run, sql, params, many)
 
     async def recent(self, limit: int, before: uuid.UUID | None = None) -> list[PredictionRecord]:
         if before is None:
-            sql = f"SELECT * FROM {self.table} ORDER BY seq DESC LIMIT ?"
-            rows = await asyncio.to_thread(self._query, sql, (limit,))
+            rows = await self._call(f"SELECT * FROM {self.table} ORDER BY seq DESC LIMIT ?", (limit,))
         else:
-            sql = (
-                f"SELECT * FROM {self.table} WHERE seq < "
-                f"(SELECT seq FROM {self.table} WHERE id = ?) ORDER BY seq DESC LIMIT ?"
+            rows = await self._call(
+                f"SELECT * FROM {self.table} WHERE seq < (SELECT seq FROM {self.table} WHERE id = ?) "
+                "ORDER BY seq DESC LIMIT ?",
+                (str(before), limit),
             )
-            rows = await asyncio.to_thread(self._query, sql, (str(before), limit))
         return [_record(r) for r in rows]
 
     async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
-        rows = await asyncio.to_thread(self._query, f"SELECT * FROM {self.table} WHERE id = ?", (str(record_id),))
+        rows = await self._call(f"SELECT * FROM {self.table} WHERE id = ?", (str(record_id),))
         return _record(rows[0]) if rows else None
 
-    async def count(self) -> int:
-        rows = await asyncio.to_thread(self._query, f"SELECT COUNT(*) AS n FROM {self.table}", ())
+    async def last_seq(self) -> int:
+        rows = await self._call(f"SELECT COALESCE(MAX(seq), 0) AS n FROM {self.table}")
+        return int(rows[0]["n"])
+
+    async def pending(self) -> int:
+        """Records not yet acknowledged by the store behind (the outbox depth)."""
+        rows = await self._call(f"SELECT COUNT(*) AS n FROM {self.table} WHERE acked_at = 0")
         return int(rows[0]["n"])
 
     async def claim(self, limit: int, lease_s: float) -> list[PredictionRecord]:
-        """The oldest records no other worker holds, leased to this one for `lease_s` seconds.
-        A worker that dies mid-drain simply lets its lease run out."""
-
-        def _claim() -> list[sqlite3.Row]:
-            now = time.time()
-            with self._read_lock:
-                if self._reader is None:
-                    raise StoreError("the store is closed")
-                return list(
-                    self._reader.execute(
-                        f"UPDATE {self.table} SET claimed_until = ? WHERE seq IN "
-                        f"(SELECT seq FROM {self.table} WHERE claimed_until < ? ORDER BY seq LIMIT ?) "
-                        "RETURNING *",
-                        (now + lease_s, now, limit),
-                    )
-                )
-
-        rows = await asyncio.to_thread(_claim)
+        """The oldest unacknowledged records no other worker holds, leased to this one for
+        `lease_s` seconds. A worker that dies mid-drain simply lets its lease run out."""
+        now = time.time()
+        rows = await self._call(
+            f"UPDATE {self.table} SET claimed_until = ? WHERE seq IN (SELECT seq FROM {self.table} "
+            "WHERE acked_at = 0 AND claimed_until < ? ORDER BY seq LIMIT ?) RETURNING *",
+            (now + lease_s, now, limit),
+        )
         return sorted((_record(r) for r in rows), key=lambda r: r.id.time)
 
     async def release(self, ids: list[uuid.UUID]) -> None:
-        """Give claimed records back (the write failed): another attempt may take them at once."""
+        """Give claimed records back (the write failed): the next attempt may take them at once."""
+        await self._call(f"UPDATE {self.table} SET claimed_until = 0 WHERE id = ?", [(str(i),) for i in ids], True)
 
-        def _release() -> None:
-            with self._read_lock:
-                if self._reader is None:
-                    raise StoreError("the store is closed")
-                self._reader.executemany(
-                    f"UPDATE {self.table} SET claimed_until = 0 WHERE id = ?", [(str(i),) for i in ids]
-                )
+    async def mark_acked(self, ids: list[uuid.UUID]) -> None:
+        now = time.time()
+        await self._call(f"UPDATE {self.table} SET acked_at = ? WHERE id = ?", [(now, str(i)) for i in ids], True)
 
-        await asyncio.to_thread(_release)
+    async def purge_acked(self, older_than_s: float) -> None:
+        """Delete acknowledged records once the store behind has had time to make them durable."""
+        await self._call(f"DELETE FROM {self.table} WHERE acked_at > 0 AND acked_at < ?", (time.time() - older_than_s,))
 
-    async def delete(self, ids: list[uuid.UUID]) -> None:
-        def _delete() -> None:
-            with self._read_lock:
-                if self._reader is None:
-                    raise StoreError("the store is closed")
-                self._reader.executemany(f"DELETE FROM {self.table} WHERE id = ?", [(str(i),) for i in ids])
-
-        await asyncio.to_thread(_delete)
+    async def requeue_acked(self) -> int:
+        """Acknowledged but still held records go out again (the store behind may have lost them)."""
+        rows = await self._call(
+            f"UPDATE {self.table} SET acked_at = 0, claimed_until = 0 WHERE acked_at > 0 RETURNING seq"
+        )
+        return len(rows)
 
     async def health(self) -> StoreHealth:
         try:
-            n = await self.count()
+            last = await self.last_seq()
         except (sqlite3.Error, StoreError) as exc:
             return StoreHealth(ok=False, backend=self.backend, details={"error": str(exc)})
         return StoreHealth(
             ok=self._writer is not None and self._writer.is_alive(),
             backend=self.backend,
-            details={"path": str(self.path), "records": n, "write_failures": self.write_failures},
+            details={"path": str(self.path), "last_seq": last, "write_failures": self.write_failures},
         )
 
 

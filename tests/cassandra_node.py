@@ -24,13 +24,17 @@ class Node:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "CASSANDRA_HOME_DIR": str(self.home), "CASSANDRA_PORT": str(self.port),
-                "CASSANDRA_STORAGE_PORT": str(self.storage_port), "CASSANDRA_JMX_PORT": str(self.jmx_port)}
+        return {
+            **os.environ,
+            "CASSANDRA_HOME_DIR": str(self.home),
+            "CASSANDRA_PORT": str(self.port),
+            "CASSANDRA_STORAGE_PORT": str(self.storage_port),
+            "CASSANDRA_JMX_PORT": str(self.jmx_port),
+        }
 
     def start(self, timeout: float = 300) -> float:
         started = time.monotonic()
-        subprocess.run([str(SCRIPTS / "start")], env=self.env, check=True, timeout=timeout,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([str(SCRIPTS / "start")], env=self.env, check=True, timeout=timeout, stdout=subprocess.DEVNULL)
         return time.monotonic() - started
 
     def stop(self) -> None:
@@ -56,8 +60,22 @@ class Node:
         if not cqlsh.exists():
             cqlsh = ROOT / ".venv" / "bin" / "cqlsh"
         out = subprocess.run(
-            [str(cqlsh), self.host, str(self.port), "-u", "cassandra", "-p", "cassandra",
-             "--request-timeout", "30", "-e", statement],
-            capture_output=True, text=True, timeout=120, check=True,
+            [
+                str(cqlsh),
+                self.host,
+                str(self.port),
+                "-u",
+                "cassandra",
+                "-p",
+                "cassandra",
+                "--request-timeout",
+                "30",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         return out.stdout

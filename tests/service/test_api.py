@@ -99,9 +99,9 @@ def test_file_names_are_data(client: TestClient, digits: mnist.Split) -> None:
     name = "../../etc/passwd\x00\x1b[31m\u200b" + "x" * 400
     # Written by hand: HTTP clients would escape the control characters a hostile client sends raw.
     body = (
-        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="'
         + name.encode()
-        + b"\"\r\nContent-Type: image/png\r\n\r\n"
+        + b'"\r\nContent-Type: image/png\r\n\r\n'
         + png_bytes(digits.images[0])
         + b"\r\n--B--\r\n"
     )
