@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -14,8 +15,12 @@ log = logging.getLogger("service")
 
 def serve(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-serve", description="Run the HTTP service.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--host", default=os.environ.get("MNIST_HOST") or "127.0.0.1", help="default: $MNIST_HOST or 127.0.0.1"
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("MNIST_PORT") or 8000), help="default: $MNIST_PORT or 8000"
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes; each opens its own model session and store"
     )

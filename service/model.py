@@ -126,6 +126,8 @@ class OnnxModel:
             if actual != card.sha256:
                 raise ModelCardError(f"model file {card.model_file} has sha256 {actual}, the card says {card.sha256}")
         self.card = card
+        # No telemetry from a service that handles user uploads (and no home dir to persist it in).
+        ort.disable_telemetry_events()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = intra_threads if intra_threads else usable_cpus()

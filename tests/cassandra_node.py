@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import time
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts" / "cassandra"
@@ -79,3 +86,48 @@ class Node:
             check=True,
         )
         return out.stdout
+
+
+def service_env(node: Node, keyspace: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "MNIST_DATA_DIR": str(data_dir),
+        "CASSANDRA_CONTACT_POINTS": node.host,
+        "CASSANDRA_PORT": str(node.port),
+        "CASSANDRA_KEYSPACE": keyspace,
+        "CASSANDRA_USERNAME": "cassandra",
+        "CASSANDRA_PASSWORD": "cassandra",
+        "CASSANDRA_CONSISTENCY": "LOCAL_QUORUM",
+        "CASSANDRA_CONNECT_TIMEOUT_S": "5",
+        **extra,
+    }
+
+
+def rows(node: Node, keyspace: str) -> list[tuple[uuid.UUID, str, int, dt.datetime]]:
+    cluster = Cluster(
+        [node.host], port=node.port, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"), protocol_version=5
+    )
+    try:
+        session = cluster.connect(keyspace)
+        return [
+            (r.id, r.filename, r.digit, r.created_at)
+            for r in session.execute("SELECT id, filename, digit, created_at FROM predictions")
+        ]
+    finally:
+        cluster.shutdown()
+
+
+def ready(base: str) -> dict[str, object]:
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+        body: dict[str, object] = json.loads(resp.read())
+        return body
+
+
+def wait_drained(base: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = ready(base)["store"]
+        assert isinstance(store, dict)
+        if store["outbox_depth"] == 0 and store["cassandra_reachable"]:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"outbox not drained: {ready(base)}")

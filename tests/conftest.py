@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from service.settings import DEFAULT_CARD, Settings
+from tests.cassandra_node import Node
 from train import mnist
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,23 @@ def client(settings: Settings) -> Iterator[object]:
 
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One node for the session; an existing cluster may be named by CASSANDRA_TEST_CONTACT_POINT."""
+    existing = os.environ.get("CASSANDRA_TEST_CONTACT_POINT")
+    if existing:
+        host, _, port = existing.partition(":")
+        yield Node(home=Path("/nonexistent"), host=host, port=int(port or 9042), managed=False)
+        return
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    need(java.returncode == 0, "java is not installed")
+    n = Node(home=tmp_path_factory.mktemp("cassandra"))
+    took = n.start()
+    print(f"cassandra node ready in {took:.1f} s")
+    yield n
+    n.stop()
 
 
 def png_bytes(pixels: np.ndarray, mode: str = "L", fmt: str = "PNG", **save: object) -> bytes:

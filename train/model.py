@@ -14,26 +14,28 @@ NUM_CLASSES = 10
 INPUT_SHAPE = (28, 28, 1)
 
 
-def _conv_bn_relu(x: keras.KerasTensor, filters: int, name: str) -> keras.KerasTensor:
+def _conv_bn_relu(x: keras.KerasTensor, filters: int, name: str, momentum: float) -> keras.KerasTensor:
     # No bias: the following batch norm has its own shift.
     x = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def build_model(dropout: float = 0.3) -> keras.Model:
+def build_model(dropout: float = 0.3, bn_momentum: float = 0.99) -> keras.Model:
+    """bn_momentum: Keras' 0.99 for real runs; smoke runs of a few dozen steps use 0.9 so the
+    moving statistics have caught up by the time the model is evaluated."""
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = _conv_bn_relu(inputs, 32, "b1c1")  # 26x26
-    x = _conv_bn_relu(x, 32, "b1c2")  # 24x24
+    x = _conv_bn_relu(inputs, 32, "b1c1", bn_momentum)  # 26x26
+    x = _conv_bn_relu(x, 32, "b1c2", bn_momentum)  # 24x24
     x = layers.MaxPooling2D(2, name="b1_pool")(x)  # 12x12
     x = layers.Dropout(dropout / 2, name="b1_drop")(x)
-    x = _conv_bn_relu(x, 64, "b2c1")  # 10x10
-    x = _conv_bn_relu(x, 64, "b2c2")  # 8x8
+    x = _conv_bn_relu(x, 64, "b2c1", bn_momentum)  # 10x10
+    x = _conv_bn_relu(x, 64, "b2c2", bn_momentum)  # 8x8
     x = layers.MaxPooling2D(2, name="b2_pool")(x)  # 4x4
     x = layers.Dropout(dropout, name="b2_drop")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(128, use_bias=False, name="fc1")(x)
-    x = layers.BatchNormalization(name="fc1_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="fc1_bn")(x)
     x = layers.ReLU(name="fc1_relu")(x)
     x = layers.Dropout(dropout, name="fc1_drop")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)

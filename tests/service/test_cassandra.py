@@ -12,16 +12,13 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
 
-from tests.cassandra_node import Node
+from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
 from tests.conftest import need, png_bytes
 from tests.utils import ROOT, free_port, post_image, running_service, wait_ready
 from train import mnist
@@ -29,71 +26,9 @@ from train import mnist
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow]
 
 
-@pytest.fixture(scope="session")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """One node for the session; an existing cluster may be named by CASSANDRA_TEST_CONTACT_POINT."""
-    existing = os.environ.get("CASSANDRA_TEST_CONTACT_POINT")
-    if existing:
-        host, _, port = existing.partition(":")
-        yield Node(home=Path("/nonexistent"), host=host, port=int(port or 9042), managed=False)
-        return
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
-    need(java.returncode == 0, "java is not installed")
-    n = Node(home=tmp_path_factory.mktemp("cassandra"))
-    took = n.start()
-    print(f"cassandra node ready in {took:.1f} s")
-    yield n
-    n.stop()
-
-
 @pytest.fixture
 def keyspace() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
-
-
-def service_env(node: Node, keyspace: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "MNIST_DATA_DIR": str(data_dir),
-        "CASSANDRA_CONTACT_POINTS": node.host,
-        "CASSANDRA_PORT": str(node.port),
-        "CASSANDRA_KEYSPACE": keyspace,
-        "CASSANDRA_USERNAME": "cassandra",
-        "CASSANDRA_PASSWORD": "cassandra",
-        "CASSANDRA_CONSISTENCY": "LOCAL_QUORUM",
-        "CASSANDRA_CONNECT_TIMEOUT_S": "5",
-        **extra,
-    }
-
-
-def rows(node: Node, keyspace: str) -> list[tuple[uuid.UUID, str, int, dt.datetime]]:
-    cluster = Cluster(
-        [node.host], port=node.port, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"), protocol_version=5
-    )
-    try:
-        session = cluster.connect(keyspace)
-        return [
-            (r.id, r.filename, r.digit, r.created_at)
-            for r in session.execute("SELECT id, filename, digit, created_at FROM predictions")
-        ]
-    finally:
-        cluster.shutdown()
-
-
-def ready(base: str) -> dict[str, object]:
-    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
-        body: dict[str, object] = json.loads(resp.read())
-        return body
-
-
-def wait_drained(base: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        store = ready(base)["store"]
-        assert isinstance(store, dict)
-        if store["outbox_depth"] == 0 and store["cassandra_reachable"]:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"outbox not drained: {ready(base)}")
 
 
 @pytest.fixture(scope="module")
