@@ -1,0 +1,31 @@
+"""Baseline (c): a general-purpose model server, BentoML, serving the same ONNX model through
+the same preprocessing (the project's service.preprocess, put on sys.path by the benchmark).
+Lives in its own venv; never imported by the project."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.environ["BENCH_PROJECT_ROOT"])
+
+import bentoml  # noqa: E402
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+
+from service import preprocess  # noqa: E402
+
+
+@bentoml.service(workers=1, traffic={"timeout": 30})
+class Mnist:
+    def __init__(self) -> None:
+        model = os.path.join(os.environ["BENCH_PROJECT_ROOT"], "models", "mnist-cnn.onnx")
+        self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+
+    @bentoml.api(route="/predict")
+    async def predict(self, request: Request) -> dict:
+        frame = preprocess.prepare(await request.body()).pixels
+        x = (frame.astype(np.float32) / 255.0).reshape(1, 28, 28, 1)
+        probs = self.session.run(None, {"image": x})[0][0]
+        return {"digit": int(probs.argmax()), "confidence": float(probs.max())}

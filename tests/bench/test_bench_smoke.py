@@ -1,0 +1,37 @@
+"""A short run of the benchmark, so that it cannot rot. The figures themselves are not judged here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need
+from tests.utils import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_smoke_writes_its_results(tmp_path: Path) -> None:
+    need(
+        subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True, check=False).returncode == 0,
+        "wrk is not installed (scripts/setup-system installs it)",
+    )
+    subprocess.run([str(ROOT / "bench" / "run"), "--smoke", "--out", str(tmp_path)], check=True, timeout=600, cwd=ROOT)
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = results["results"]
+    assert {(r["scenario"], r["concurrency"]) for r in rows} == {
+        ("png28", 1),
+        ("png28", 8),
+        ("jpeg640", 1),
+        ("jpeg640", 8),
+    }
+    for r in rows:
+        assert r["requests"] > 0 and r["rps"] > 0 and r["errors"] == 0 and r["rss_mb"] > 0
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+    assert results["facts"]["process_start_to_ready_s_median"] > 0
+    md = (tmp_path / "results.md").read_text()
+    assert "| this service (sqlite, 1w) | png28 | 8 |" in md and results["commit"] in md
+    assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"
