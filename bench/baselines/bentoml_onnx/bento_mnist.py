@@ -9,10 +9,11 @@ import sys
 
 sys.path.insert(0, os.environ["BENCH_PROJECT_ROOT"])
 
+from pathlib import Path  # noqa: E402
+
 import bentoml  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-from starlette.requests import Request  # noqa: E402
 
 from service import preprocess  # noqa: E402
 
@@ -24,8 +25,8 @@ class Mnist:
         self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
     @bentoml.api(route="/predict")
-    async def predict(self, request: Request) -> dict:
-        frame = preprocess.prepare(await request.body()).pixels
+    def predict(self, file: Path) -> dict:  # a multipart upload, BentoML's own file input
+        frame = preprocess.prepare(file.read_bytes()).pixels
         x = (frame.astype(np.float32) / 255.0).reshape(1, 28, 28, 1)
         probs = self.session.run(None, {"image": x})[0][0]
         return {"digit": int(probs.argmax()), "confidence": float(probs.max())}
