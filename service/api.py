@@ -60,7 +60,10 @@ async def predict_uploads(state: AppState, uploads: list[Upload], client: str) -
     """Preprocess, infer as one batch, record durably. Errors stay with their own file."""
     assert state.batcher is not None and state.store is not None and state.model is not None
     started = time.perf_counter()
-    outcomes = await run_in_threadpool(_prepare_all, uploads, state.limits)
+    if len(uploads) == 1 and preprocess.is_small(uploads[0].data):
+        outcomes = _prepare_all(uploads, state.limits)  # a thread hand-off would cost more than the work
+    else:
+        outcomes = await run_in_threadpool(_prepare_all, uploads, state.limits)
     good = [o for o in outcomes if o.prepared is not None]
     for o in outcomes:
         if o.error is not None:

@@ -32,6 +32,7 @@ from cassandra.policies import (
 )
 from cassandra.query import PreparedStatement
 
+from service.futures import settle
 from service.metrics import Metrics
 from service.records import PredictionRecord, StoreHealth, StoreUnavailable, time_of
 from service.settings import Settings, parse_replication
@@ -235,22 +236,13 @@ async def _await(future: Any) -> Any:
     result: asyncio.Future[Any] = loop.create_future()
 
     def ok(rows: Any) -> None:
-        loop.call_soon_threadsafe(_settle, result, rows, None)
+        loop.call_soon_threadsafe(settle, result, rows, None)
 
     def err(exc: BaseException) -> None:
-        loop.call_soon_threadsafe(_settle, result, None, exc)
+        loop.call_soon_threadsafe(settle, result, None, exc)
 
     future.add_callbacks(ok, err)
     return await result
-
-
-def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is None:
-        fut.set_result(value)
-    else:
-        fut.set_exception(error)
 
 
 class _NodeWatch(HostStateListener):  # type: ignore[misc]

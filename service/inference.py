@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from service.futures import settle
 from service.model import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class Batcher:
             log.exception("inference failed on a batch of %d", len(frames))
             err = InferenceError(str(exc))
             for _, fut, loop in jobs:
-                loop.call_soon_threadsafe(_fail, fut, err)
+                loop.call_soon_threadsafe(settle, fut, None, err)
             return
         if self.on_batch is not None:
             self.on_batch(len(frames))
@@ -92,14 +93,4 @@ class Batcher:
         for job_frames, fut, loop in jobs:
             part = probs[start : start + len(job_frames)]
             start += len(job_frames)
-            loop.call_soon_threadsafe(_succeed, fut, part)
-
-
-def _succeed(fut: asyncio.Future[np.ndarray], value: np.ndarray) -> None:
-    if not fut.done():
-        fut.set_result(value)
-
-
-def _fail(fut: asyncio.Future[np.ndarray], error: BaseException) -> None:
-    if not fut.done():
-        fut.set_exception(error)
+            loop.call_soon_threadsafe(settle, fut, part, None)

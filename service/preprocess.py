@@ -92,6 +92,27 @@ class Decoded:
     height: int
 
 
+def is_small(data: bytes, max_side: int = 128) -> bool:
+    """True for a picture whose header says it is at most max_side square: cheap enough to
+    prepare right on the event loop (~0.2 ms) instead of paying a thread hand-off."""
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+            return max(img.size) <= max_side
+    except (
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        IndexError,
+        KeyError,
+    ):
+        return False
+
+
 def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
     """Bytes -> a loaded Pillow image, first frame, EXIF orientation applied."""
     if not data:
@@ -186,6 +207,13 @@ def _sample(values: np.ndarray) -> np.ndarray:
 OTSU_BINS = 64
 
 
+def _quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """Nearest-rank quantiles by one sort: np.percentile costs far more on arrays this small."""
+    ordered = np.sort(values, axis=None)
+    last = ordered.size - 1
+    return [float(ordered[round(q * last)]) for q in qs]
+
+
 def _otsu(values: np.ndarray) -> float:
     """Otsu's threshold of values in [0, 1] (64 bins)."""
     bins = np.clip((values * OTSU_BINS).astype(np.int32), 0, OTSU_BINS - 1)
@@ -229,9 +257,9 @@ def _mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
     return lo, max(hi, lo)
 
 
-def _is_mnist_framed(ink: np.ndarray) -> bool:
+def _is_mnist_framed(ink: np.ndarray, background: float) -> bool:
     """A 28x28 picture already framed like MNIST (dark, clean background, centred digit)."""
-    if ink.shape != (FRAME, FRAME) or float(np.median(ink)) > 0.05:
+    if ink.shape != (FRAME, FRAME) or background > 0.05:
         return False
     rows, cols = np.nonzero(ink > 0.1)
     if rows.size == 0:
@@ -257,12 +285,12 @@ def normalise(grey: np.ndarray) -> Ink:
     Polarity: the background is the majority of the picture, so the median sits near it; if
     the median is nearer the bright end, the ink is dark (paper) and the picture is inverted.
     """
-    lo, med, hi = np.percentile(_sample(grey), [1, 50, 99])
+    lo, med, hi = _quantiles(_sample(grey), (0.01, 0.5, 0.99))
     inverted = bool(med - lo > hi - med)
     ink = 1.0 - grey if inverted else grey
     if hi - lo < 0.04:
         raise BlankImage("the picture has no visible ink (it is one flat colour)")
-    if _is_mnist_framed(ink):
+    if _is_mnist_framed(ink, 1.0 - med if inverted else med):
         return Ink(ink, inverted, mnist_framed=True)
     if min(ink.shape) >= 16:
         ink = _flatten(ink)
@@ -275,7 +303,7 @@ def normalise(grey: np.ndarray) -> Ink:
     # Ramp from just above the paper's noise to the typical ink level: keeps the anti-aliased
     # edges MNIST has, drops paper grain and JPEG ringing.
     floor = float(np.mean(back) + 3.0 * np.std(back))
-    top = float(np.percentile(fore, 90))
+    (top,) = _quantiles(fore, (0.9,))
     floor = min(floor, (threshold + top) / 2)
     if top - floor < 0.05:
         raise BlankImage("the picture has too little contrast to find a digit")
@@ -301,7 +329,8 @@ def frame(ink: np.ndarray) -> np.ndarray:
     small_img = Image.fromarray(np.asarray(crop * 255.0, dtype=np.uint8), mode="L")
     small = np.asarray(small_img.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     # Resampling a thin stroke leaves it faint; MNIST strokes reach full white.
-    peak = float(np.percentile(small[small > 0], 99)) if np.any(small > 0) else 0.0
+    lit = small[small > 0]
+    (peak,) = _quantiles(lit, (0.99,)) if lit.size else (0.0,)
     if peak <= 0.0:
         raise BlankImage("the picture has no visible ink")
     small = np.clip(small * (255.0 / peak), 0.0, 255.0)
