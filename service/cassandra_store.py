@@ -30,7 +30,7 @@ from cassandra.policies import (
     RetryPolicy,
     TokenAwarePolicy,
 )
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from service.futures import settle
 from service.metrics import Metrics
@@ -83,6 +83,8 @@ SELECT_DAY = "SELECT * FROM predictions WHERE day = ? LIMIT ?"
 SELECT_DAY_BEFORE = "SELECT * FROM predictions WHERE day = ? AND id < ? LIMIT ?"
 SELECT_DAYS = "SELECT day FROM prediction_days WHERE bucket = 0 AND day <= ? LIMIT 400"
 DRAIN_BATCH = 256
+# Rows per unlogged batch: at ~300 bytes a row, a batch stays under Cassandra's 5 KiB warning.
+ROWS_PER_BATCH = 12
 LEASE_S = 30.0
 
 
@@ -364,9 +366,15 @@ class CassandraStore:
         if not batch:
             await self._update_depth()
             return 0
-        results = await asyncio.gather(*(self._write(r) for r in batch), return_exceptions=True)
-        done = [r.id for r, res in zip(batch, results, strict=True) if not isinstance(res, BaseException)]
-        failed = [r.id for r, res in zip(batch, results, strict=True) if isinstance(res, BaseException)]
+        # Rows of one day share a partition: send them as small unlogged batches, one request
+        # (and one replica set) per chunk instead of one per row.
+        chunks: list[list[PredictionRecord]] = []
+        for day in sorted({r.created_at.date() for r in batch}):
+            rows = [r for r in batch if r.created_at.date() == day]
+            chunks += [rows[k : k + ROWS_PER_BATCH] for k in range(0, len(rows), ROWS_PER_BATCH)]
+        results = await asyncio.gather(*(self._write(c) for c in chunks), return_exceptions=True)
+        done = [r.id for c, res in zip(chunks, results, strict=True) if not isinstance(res, BaseException) for r in c]
+        failed = [r.id for c, res in zip(chunks, results, strict=True) if isinstance(res, BaseException) for r in c]
         if done:
             # Acknowledged: deleted by _purge once the hold time has passed (see settings).
             await self.outbox.mark_acked(done)
@@ -382,15 +390,17 @@ class CassandraStore:
         await self._update_depth()
         return len(done)
 
-    async def _write(self, r: PredictionRecord) -> None:
+    async def _write(self, rows: list[PredictionRecord]) -> None:
+        """One partition's rows in one unlogged batch (idempotent: same keys, same values)."""
         assert self.session is not None and self._ps is not None
+        day = rows[0].created_at.date()
         async with self._in_flight:
-            day = r.created_at.date()
             if day not in self._known_days:
                 await _await(self.session.execute_async(self._ps.insert_day, (day,)))
                 self._known_days.add(day)
-            await _await(
-                self.session.execute_async(
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for r in rows:
+                batch.add(
                     self._ps.insert,
                     (
                         day,
@@ -409,7 +419,8 @@ class CassandraStore:
                         r.latency_ms,
                     ),
                 )
-            )
+            batch.is_idempotent = True
+            await _await(self.session.execute_async(batch))
 
     async def _update_depth(self) -> None:
         self.metrics.outbox_depth.set(await self.outbox.pending())

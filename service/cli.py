@@ -32,6 +32,11 @@ def serve(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    if args.workers > 1 and not settings.ort_threads:
+        # Each worker has its own ORT session: share the CPUs out instead of oversubscribing them.
+        from service.model import usable_cpus
+
+        os.environ["MNIST_ORT_THREADS"] = str(max(1, usable_cpus() // args.workers))
     import uvicorn
 
     uvicorn.run(

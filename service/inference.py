@@ -1,8 +1,8 @@
-"""Run the model off the event loop, batching frames that arrive together into one ORT call.
+"""Run the model off the event loop, in one thread per worker, one batch at a time.
 
-No request ever waits for a batch to fill: the worker thread takes whatever is queued the
-moment it is free. Under light load each call holds one image; under heavy load the calls
-grow and ORT's per-call overhead is shared.
+A request's own frames (a multi-file upload) always share one ORT call. With max_batch > 1,
+frames of requests that arrive together may join them; no request ever waits for a batch to
+fill: the thread takes whatever is queued the moment it is free.
 """
 
 from __future__ import annotations

@@ -31,7 +31,10 @@ class Settings:
     # --- model and inference ---
     model_card: Path = DEFAULT_CARD
     ort_threads: int = 0  # 0: the CPUs this process may really use
-    max_batch: int = 64  # requests arriving together share one ORT call, up to this many
+    # Frames of requests arriving together may share one ORT call, up to this many. Measured on
+    # 2 cores (bench/): sharing did not raise throughput (ORT is ~15 % of a request's CPU), so
+    # each request's own frames go alone by default.
+    max_batch: int = 1
     # --- input limits ---
     max_body_bytes: int = 10 * 1024 * 1024
     max_files: int = 16
