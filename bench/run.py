@@ -56,7 +56,8 @@ class Result:
     p95_ms: float = 0.0
     p99_ms: float = 0.0
     errors: int = 0
-    rss_mb: float = 0.0
+    rss_mb: float = 0.0  # the whole process tree
+    worker_rss_mb: float = 0.0  # its largest process
     note: str = ""
 
 
@@ -111,20 +112,19 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], method: s
     raise TimeoutError(f"{url} not up after {timeout} s")
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants."""
-    total = 0
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of a process tree: (all processes, the largest single one -- a worker)."""
+    sizes = []
     pids = [pid]
     while pids:
         p = pids.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-            pids.extend(int(c) for c in children)
+            sizes.append(next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")))
+            pids.extend(int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split())
         except (OSError, StopIteration, ValueError):
             continue
-    return total / 1024
+    return sum(sizes) / 1024, max(sizes, default=0) / 1024
 
 
 @contextmanager
@@ -208,7 +208,8 @@ def measure(
         p95_ms=raw["p95_us"] / 1e3,
         p99_ms=raw["p99_us"] / 1e3,
         errors=errors,
-        rss_mb=round(tree_rss_mb(pid), 1),
+        rss_mb=round(tree_rss_mb(pid)[0], 1),
+        worker_rss_mb=round(tree_rss_mb(pid)[1], 1),
     )
     log.info(
         "%-28s %-8s c=%-3d %8.1f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  rss %.0f MB",
@@ -530,13 +531,13 @@ def write(report: Report, out: Path, smoke: bool) -> None:
         f"- machine: {machine()}",
         "- load: wrk on 127.0.0.1, same machine; every run bounded in time and requests",
         "",
-        "| system | upload | conc. | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MB |",
+        "| system | upload | conc. | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MB (all / largest process) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report.results:
         lines.append(
             f"| {r.system} | {r.scenario} | {r.concurrency} | {r.rps:.1f} | {r.p50_ms:.2f} | "
-            f"{r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.rss_mb:.0f} |"
+            f"{r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.rss_mb:.0f} / {r.worker_rss_mb:.0f} |"
         )
     lines += ["", "## Other figures", ""]
     lines += [f"- {k}: {v}" for k, v in report.facts.items() if k != "ratios"]
