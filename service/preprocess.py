@@ -26,6 +26,9 @@ WORK_SIDE = 256
 # histogram, and their cost no longer grows with the picture.
 STAT_SAMPLES = 16_384
 
+# What Pillow's parsers raise on malformed input (untrusted bytes: each plugin has its own ways).
+PARSE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
+
 # A truncated file is an error for the client to fix, never a half-grey guess.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -98,18 +101,7 @@ def is_small(data: bytes, max_side: int = 128) -> bool:
     try:
         with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
             return max(img.size) <= max_side
-    except (
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        struct.error,
-        IndexError,
-        KeyError,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, UnidentifiedImageError, *PARSE_ERRORS):
         return False
 
 
@@ -123,7 +115,7 @@ def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
         raise ImageTooLarge(str(exc)) from exc
     except UnidentifiedImageError as exc:
         raise UnsupportedImage("not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         raise CorruptImage(f"the image header cannot be read: {exc}") from exc
     fmt = img.format or ""
     width, height = img.size
@@ -141,17 +133,7 @@ def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
         img = ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(str(exc)) from exc
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        struct.error,
-        IndexError,
-        KeyError,
-        ZeroDivisionError,
-        TypeError,
-    ) as exc:
+    except (*PARSE_ERRORS, ZeroDivisionError, TypeError) as exc:
         raise CorruptImage(f"the image data is truncated or corrupt: {exc}") from exc
     if img.size != loaded:  # turned by a quarter: the upright picture is height x width
         width, height = height, width
