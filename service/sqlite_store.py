@@ -64,8 +64,24 @@ CREATE TABLE IF NOT EXISTS {table} (
     acked_at REAL NOT NULL DEFAULT 0
 )
 """
-# Table names are fixed identifiers of this module, never user input.
+# Table names are fixed identifiers of this module, never user input; every statement below is
+# filled in once per store, with values always bound as parameters.
 TABLES = ("predictions", "outbox")
+STATEMENTS = {
+    "index": "CREATE INDEX IF NOT EXISTS {t}_created ON {t}(created_at)",
+    "insert": f"INSERT OR IGNORE INTO {{t}} ({', '.join(COLUMNS[:-1])}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))})",
+    "recent": "SELECT * FROM {t} ORDER BY seq DESC LIMIT ?",
+    "recent_before": "SELECT * FROM {t} WHERE seq < (SELECT seq FROM {t} WHERE id = ?) ORDER BY seq DESC LIMIT ?",
+    "get": "SELECT * FROM {t} WHERE id = ?",
+    "last_seq": "SELECT COALESCE(MAX(seq), 0) AS n FROM {t}",
+    "pending": "SELECT COUNT(*) AS n FROM {t} WHERE acked_at = 0",
+    "claim": "UPDATE {t} SET claimed_until = ? WHERE seq IN (SELECT seq FROM {t} "
+    "WHERE acked_at = 0 AND claimed_until < ? ORDER BY seq LIMIT ?) RETURNING *",
+    "release": "UPDATE {t} SET claimed_until = 0 WHERE id = ?",
+    "mark_acked": "UPDATE {t} SET acked_at = ? WHERE id = ?",
+    "purge_acked": "DELETE FROM {t} WHERE acked_at > 0 AND acked_at < ?",
+    "requeue_acked": "UPDATE {t} SET acked_at = 0, claimed_until = 0 WHERE acked_at > 0 RETURNING seq",
+}
 MAX_GROUP = 512
 
 
@@ -151,6 +167,7 @@ class SqliteStore:
             raise ValueError(f"unknown table {table!r}")
         self.path = path
         self.table = table
+        self._sql = {name: sql.format(t=table) for name, sql in STATEMENTS.items()}
         self._queue: queue.SimpleQueue[
             tuple[list[PredictionRecord], asyncio.Future[None], asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
@@ -171,7 +188,7 @@ class SqliteStore:
         conn = _connect(self.path)
         try:
             conn.execute(SCHEMA.format(table=self.table))
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_created ON {self.table}(created_at)")
+            conn.execute(self._sql["index"])
         finally:
             conn.close()
         self._reader = _connect(self.path)
@@ -206,10 +223,7 @@ class SqliteStore:
     def _write_loop(self) -> None:
         conn = _connect(self.path)
         lock = _WriteLock(self.path)
-        insert = (
-            f"INSERT OR IGNORE INTO {self.table} ({', '.join(COLUMNS[:-1])}) "
-            f"VALUES ({', '.join('?' * (len(COLUMNS) - 1))})"
-        )
+        insert = self._sql["insert"]
         try:
             while True:
                 item = self._queue.get()
@@ -271,26 +285,22 @@ class SqliteStore:
 
     async def recent(self, limit: int, before: uuid.UUID | None = None) -> list[PredictionRecord]:
         if before is None:
-            rows = await self._call(f"SELECT * FROM {self.table} ORDER BY seq DESC LIMIT ?", (limit,))
+            rows = await self._call(self._sql["recent"], (limit,))
         else:
-            rows = await self._call(
-                f"SELECT * FROM {self.table} WHERE seq < (SELECT seq FROM {self.table} WHERE id = ?) "
-                "ORDER BY seq DESC LIMIT ?",
-                (str(before), limit),
-            )
+            rows = await self._call(self._sql["recent_before"], (str(before), limit))
         return [_record(r) for r in rows]
 
     async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
-        rows = await self._call(f"SELECT * FROM {self.table} WHERE id = ?", (str(record_id),))
+        rows = await self._call(self._sql["get"], (str(record_id),))
         return _record(rows[0]) if rows else None
 
     async def last_seq(self) -> int:
-        rows = await self._call(f"SELECT COALESCE(MAX(seq), 0) AS n FROM {self.table}")
+        rows = await self._call(self._sql["last_seq"])
         return int(rows[0]["n"])
 
     async def pending(self) -> int:
         """Records not yet acknowledged by the store behind (the outbox depth)."""
-        rows = await self._call(f"SELECT COUNT(*) AS n FROM {self.table} WHERE acked_at = 0")
+        rows = await self._call(self._sql["pending"])
         return int(rows[0]["n"])
 
     async def claim(self, limit: int, lease_s: float) -> list[PredictionRecord]:
@@ -298,29 +308,26 @@ class SqliteStore:
         `lease_s` seconds. A worker that dies mid-drain simply lets its lease run out."""
         now = time.time()
         rows = await self._call(
-            f"UPDATE {self.table} SET claimed_until = ? WHERE seq IN (SELECT seq FROM {self.table} "
-            "WHERE acked_at = 0 AND claimed_until < ? ORDER BY seq LIMIT ?) RETURNING *",
+            self._sql["claim"],
             (now + lease_s, now, limit),
         )
         return sorted((_record(r) for r in rows), key=lambda r: r.id.time)
 
     async def release(self, ids: list[uuid.UUID]) -> None:
         """Give claimed records back (the write failed): the next attempt may take them at once."""
-        await self._call(f"UPDATE {self.table} SET claimed_until = 0 WHERE id = ?", [(str(i),) for i in ids], True)
+        await self._call(self._sql["release"], [(str(i),) for i in ids], True)
 
     async def mark_acked(self, ids: list[uuid.UUID]) -> None:
         now = time.time()
-        await self._call(f"UPDATE {self.table} SET acked_at = ? WHERE id = ?", [(now, str(i)) for i in ids], True)
+        await self._call(self._sql["mark_acked"], [(now, str(i)) for i in ids], True)
 
     async def purge_acked(self, older_than_s: float) -> None:
         """Delete acknowledged records once the store behind has had time to make them durable."""
-        await self._call(f"DELETE FROM {self.table} WHERE acked_at > 0 AND acked_at < ?", (time.time() - older_than_s,))
+        await self._call(self._sql["purge_acked"], (time.time() - older_than_s,))
 
     async def requeue_acked(self) -> int:
         """Acknowledged but still held records go out again (the store behind may have lost them)."""
-        rows = await self._call(
-            f"UPDATE {self.table} SET acked_at = 0, claimed_until = 0 WHERE acked_at > 0 RETURNING seq"
-        )
+        rows = await self._call(self._sql["requeue_acked"])
         return len(rows)
 
     async def health(self) -> StoreHealth:
