@@ -58,6 +58,14 @@ def _prepare_all(uploads: list[Upload], limits: preprocess.Limits) -> list[Outco
 
 async def predict_uploads(state: AppState, uploads: list[Upload], client: str) -> list[Outcome]:
     """Preprocess, infer as one batch, record durably. Errors stay with their own file."""
+    state.in_flight += 1
+    try:
+        return await _predict_uploads(state, uploads, client)
+    finally:
+        state.in_flight -= 1
+
+
+async def _predict_uploads(state: AppState, uploads: list[Upload], client: str) -> list[Outcome]:
     assert state.batcher is not None and state.store is not None and state.model is not None
     started = time.perf_counter()
     if len(uploads) == 1 and preprocess.is_small(uploads[0].data):
@@ -72,7 +80,7 @@ async def predict_uploads(state: AppState, uploads: list[Upload], client: str) -
         return outcomes
     t_inf = time.perf_counter()
     frames = np.stack([o.prepared.pixels for o in good if o.prepared is not None])
-    probs = await state.batcher.predict(frames)
+    probs = await state.batcher.predict(frames, busy=state.in_flight)
     inference_ms = (time.perf_counter() - t_inf) * 1e3
     now = dt.datetime.now(dt.UTC)
     latency_ms = (time.perf_counter() - started) * 1e3

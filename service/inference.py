@@ -3,6 +3,11 @@
 A request's own frames (a multi-file upload) always share one ORT call. With max_batch > 1,
 frames of requests that arrive together may join them; no request ever waits for a batch to
 fill: the thread takes whatever is queued the moment it is free.
+
+Without cross-request batching, a few frames of a lightly loaded worker run right on the event
+loop instead: one 28x28 frame takes ~0.3 ms, and the hand-off to the thread and back costs
+~0.09 ms of CPU on top (402 vs 316 us per call) plus a wait for the GIL on the way back. Under
+heavy load the thread wins again: ORT releases the GIL, so inference overlaps the loop's work.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from service.futures import settle
 from service.model import OnnxModel
 
 log = logging.getLogger(__name__)
+
+INLINE_MAX_FRAMES = 4
+# Requests in flight in this worker up to which inference runs inline (measured, 2 workers:
+# inline +29 % req/s at concurrency 8, -10 % at 64).
+INLINE_MAX_BUSY = 8
 
 Job = tuple[np.ndarray, asyncio.Future[np.ndarray], asyncio.AbstractEventLoop]
 
@@ -46,8 +56,10 @@ class Batcher:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    async def predict(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 frames [n, H, W] -> probabilities [n, classes]."""
+    async def predict(self, frames: np.ndarray, busy: int = 0) -> np.ndarray:
+        """uint8 frames [n, H, W] -> probabilities [n, classes]; `busy`: requests in flight."""
+        if self.max_batch <= 1 and len(frames) <= INLINE_MAX_FRAMES and busy <= INLINE_MAX_BUSY:
+            return self._infer(frames)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[np.ndarray] = loop.create_future()
         self._queue.put((frames, fut, loop))
@@ -77,18 +89,24 @@ class Batcher:
                 size += len(nxt[0])
             self._run(jobs)
 
-    def _run(self, jobs: list[Job]) -> None:
-        frames = np.concatenate([j[0] for j in jobs]) if len(jobs) > 1 else jobs[0][0]
+    def _infer(self, frames: np.ndarray) -> np.ndarray:
         try:
             probs = self.model.predict(frames)
         except (RuntimeError, ValueError) as exc:  # onnxruntime's errors derive from these
             log.exception("inference failed on a batch of %d", len(frames))
-            err = InferenceError(str(exc))
+            raise InferenceError(str(exc)) from exc
+        if self.on_batch is not None:
+            self.on_batch(len(frames))
+        return probs
+
+    def _run(self, jobs: list[Job]) -> None:
+        frames = np.concatenate([j[0] for j in jobs]) if len(jobs) > 1 else jobs[0][0]
+        try:
+            probs = self._infer(frames)
+        except InferenceError as err:
             for _, fut, loop in jobs:
                 loop.call_soon_threadsafe(settle, fut, None, err)
             return
-        if self.on_batch is not None:
-            self.on_batch(len(frames))
         start = 0
         for job_frames, fut, loop in jobs:
             part = probs[start : start + len(job_frames)]

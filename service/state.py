@@ -25,6 +25,7 @@ class AppState:
     store: PredictionStore | None = None
     limits: Limits = field(default_factory=Limits)
     ready: bool = False
+    in_flight: int = 0  # predictions under way in this worker
     started_at: float = field(default_factory=time.monotonic)
     ready_after_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
