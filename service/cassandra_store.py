@@ -86,6 +86,11 @@ DRAIN_BATCH = 256
 # Rows per unlogged batch: at ~300 bytes a row, a batch stays under Cassandra's 5 KiB warning.
 ROWS_PER_BATCH = 12
 LEASE_S = 30.0
+# After a partial drain, let records gather this long before the next round: each round costs
+# the same claim, acknowledgement and driver round trips (on this worker's CPU, under its GIL)
+# whether it carries 2 records or 200. The client was answered at the outbox commit, so this
+# only delays when a record reaches Cassandra, by at most this much.
+LINGER_S = 0.05
 
 
 class CassandraStartupError(Exception):
@@ -305,6 +310,7 @@ class CassandraStore:
         self.written = 0
         self.node_went_down = False  # set from the driver's threads; a plain flag is enough
         self._last_purge = 0.0
+        self._last_depth = 0.0
 
     async def start(self) -> None:
         await self.outbox.start()
@@ -350,6 +356,8 @@ class CassandraStore:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            elif moved < DRAIN_BATCH and not self._closing:
+                await asyncio.sleep(LINGER_S)
 
     def _failed(self, exc: BaseException) -> None:
         self.metrics.cassandra_up.set(0)
@@ -423,7 +431,10 @@ class CassandraStore:
             await _await(self.session.execute_async(batch))
 
     async def _update_depth(self) -> None:
-        self.metrics.outbox_depth.set(await self.outbox.pending())
+        now = time.monotonic()
+        if now - self._last_depth >= 1.0:  # a gauge for scrapes; /readyz counts afresh
+            self._last_depth = now
+            self.metrics.outbox_depth.set(await self.outbox.pending())
 
     async def _purge(self) -> None:
         now = time.monotonic()
