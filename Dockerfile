@@ -29,7 +29,7 @@ RUN /opt/venv/bin/pip install --no-compile /src \
 
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/venv /opt/venv
-COPY models/mnist-cnn.onnx models/mnist-cnn.card.json /app/models/
+COPY models/mnist-cnn.onnx models/mnist-cnn.card.json models/mnist-cnn-int8.onnx models/mnist-cnn-int8.card.json /app/models/
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && mkdir -p /data && chown app /data
 ENV PATH=/opt/venv/bin:$PATH \

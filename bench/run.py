@@ -238,9 +238,14 @@ def ours(
     cassandra: str | None,
     smoke: bool = False,
     warmup_s: float = 0.0,
+    model_card: Path | None = None,
+    only: list[str] | None = None,
 ) -> None:
     port = free_port()
-    env = {"MNIST_DATA_DIR": str(work / f"var-{store}-{workers}"), "MNIST_LOG_LEVEL": "WARNING"}
+    tag = f"-{model_card.stem}" if model_card else ""
+    env = {"MNIST_DATA_DIR": str(work / f"var-{store}-{workers}{tag}"), "MNIST_LOG_LEVEL": "WARNING"}
+    if model_card is not None:
+        env["MNIST_MODEL_CARD"] = str(model_card)
     if store == "cassandra":
         assert cassandra is not None
         host, _, cport = cassandra.partition(":")
@@ -253,7 +258,7 @@ def ours(
             "CASSANDRA_CONSISTENCY": "ONE",
         }
     cmd = [PY, "-m", "service", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    system = f"this service ({store}, {workers}w)"
+    system = f"this service ({store}, {workers}w{', int8' if model_card else ''})"
     with server(cmd, env, f"http://127.0.0.1:{port}/readyz", work / f"ours-{store}-{workers}.log") as (proc, _):
         if warmup_s > 0:
             # A freshly started JVM takes minutes to compile its hot paths: measured here, its
@@ -270,6 +275,8 @@ def ours(
         scenarios = [("png28", "raw"), ("png28-form", "multipart"), ("jpeg640", "raw")]
         if smoke:
             scenarios = [("png28", "raw"), ("jpeg640", "raw")]
+        if only is not None:
+            scenarios = [sc for sc in scenarios if sc[0] in only]
         for scenario, mode in scenarios:
             body, ctype = inputs[scenario.removesuffix("-form")]
             for c in concurrencies:
@@ -344,6 +351,24 @@ def inference_alone(report: Report) -> None:
             ips = b / timed(fn, max(20, 2000 // b))
             if ips > best.get(name, (0, 0.0))[1]:
                 best[name] = (b, ips)
+    int8_card = ROOT / "models" / "mnist-cnn-int8.card.json"
+    if int8_card.exists():
+        int8 = OnnxModel(ModelCard.load(int8_card))
+        # Batch 1 side by side with the float model, alternating, for a fair ratio.
+        pairs = [(timed(lambda: ours_model.predict(f1), 1000), timed(lambda: int8.predict(f1), 1000)) for _ in range(3)]
+        lat_f, lat_q = float(np.median([p[0] for p in pairs])), float(np.median([p[1] for p in pairs]))
+        best_q = max(
+            ((b, b / timed(lambda b=b: int8.predict(test.images[:b]), max(20, 2000 // b))) for b in (8, 32, 64, 128)),
+            key=lambda t: t[1],
+        )
+        report.facts |= {
+            "int8_batch1_latency_ms": round(lat_q * 1e3, 3),
+            "int8_batch1_speedup_vs_float": round(lat_f / lat_q, 2),
+            "int8_best_images_per_s": round(best_q[1]),
+            "int8_best_throughput_vs_float": round(best_q[1] / best["ours"][1], 2),
+            "int8_mnist_accuracy": int8.card.raw["mnist_test"]["accuracy"],
+            "float_mnist_accuracy": card.raw["mnist_test"]["accuracy"],
+        }
     # The machine's attainable rate, measured the same way: ORT on one large MatMul (1024^3 MACs).
     from onnx import TensorProto, helper
 
@@ -482,7 +507,7 @@ def ratios(report: Report) -> dict[str, str]:
         return max(rows, key=lambda r: r.rps) if rows else None
 
     d = best("this service (cassandra") or best("this service")
-    out = {}
+    out: dict[str, str] = {}
     if d is None:
         return out
     for key, prefix in (("d/a", "(a)"), ("d/b", "(b)"), ("d/c", "(c)")):
@@ -612,6 +637,21 @@ def main(argv: list[str] | None = None) -> int:
         inference_alone(report)
         cold_start(report, work, 5)
         ours(report, inputs, work, "sqlite", args.workers, concurrencies, args.seconds, args.max_requests, None)
+        int8_card = ROOT / "models" / "mnist-cnn-int8.card.json"
+        if int8_card.exists():  # the opt-in int8 model, same store and load
+            ours(
+                report,
+                inputs,
+                work,
+                "sqlite",
+                args.workers,
+                concurrencies,
+                args.seconds,
+                args.max_requests,
+                None,
+                model_card=int8_card,
+                only=["png28"],
+            )
         if not args.no_cassandra:
             cassandra = start_cassandra(work)
             try:

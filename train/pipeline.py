@@ -1,4 +1,5 @@
-"""The whole model pipeline in one command: train -> convert -> verify parity -> evaluate -> models/.
+"""The whole model pipeline in one command: train -> convert -> verify parity -> evaluate ->
+int8 variant (if within its accuracy budget) -> models/.
 
     mnist-pipeline                      # full run (~20 min on 2 cores), writes models/
     mnist-pipeline --smoke --out DIR    # 3 epochs on 6,000 images (~1 min), for CI
@@ -154,6 +155,15 @@ def run(
     shutil.copy(train_dir / "model.keras", out / f"{MODEL_NAME}.keras")
     shutil.copy(train_dir / "curves.png", out / f"{MODEL_NAME}.curves.png")
     shutil.copy(train_dir / "history.json", out / f"{MODEL_NAME}.history.json")
+    # 6. the int8 variant, shipped only within its accuracy budget (never a stale one)
+    from convert import quantize
+
+    for stale in (out / f"{MODEL_NAME}-int8.onnx", out / f"{MODEL_NAME}-int8.card.json"):
+        stale.unlink(missing_ok=True)
+    try:
+        quantize.run(card_file, out, data_dir)
+    except quantize.QuantisationRejected as exc:
+        log.warning("%s", exc)
     log.info(
         "wrote %s: MNIST test accuracy %.2f%%, upload-like %.2f%%",
         card_file,

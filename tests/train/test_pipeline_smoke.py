@@ -95,3 +95,19 @@ def test_dynamic_batch_dimension(smoke_run: tuple[Path, Path]) -> None:
     dim0 = proto.graph.input[0].type.tensor_type.shape.dim[0]
     assert not dim0.HasField("dim_value")  # symbolic: any batch size
     assert proto.graph.input[0].name == "image" and proto.graph.output[0].name == "probabilities"
+
+
+def test_int8_variant_ships_only_within_budget(smoke_run: tuple[Path, Path]) -> None:
+    from convert import quantize
+    from service.model import ModelCard, OnnxModel
+
+    out, _ = smoke_run
+    card_file, onnx_file = out / "mnist-cnn-int8.card.json", out / "mnist-cnn-int8.onnx"
+    fp32 = json.loads((out / "mnist-cnn.card.json").read_text())
+    if not card_file.exists():  # rejected: then nothing of it may be left behind
+        assert not onnx_file.exists()
+        return
+    card = json.loads(card_file.read_text())
+    assert card["quantisation"]["from"] == fp32["version"]
+    assert (fp32["mnist_test"]["accuracy"] - card["mnist_test"]["accuracy"]) * 100 <= quantize.MAX_LOSS_PP
+    assert OnnxModel(ModelCard.load(card_file)).predict(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
