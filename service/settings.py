@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CARD = PROJECT_ROOT / "models" / "mnist-cnn.card.json"
+FLOAT_CARD = PROJECT_ROOT / "models" / "mnist-cnn.card.json"
+INT8_CARD = PROJECT_ROOT / "models" / "mnist-cnn-int8.card.json"
+
+
+def default_card() -> Path:
+    """The int8 model if the pipeline shipped one (it does only within its accuracy budget:
+    99.57 % vs 99.58 %, 1.6x faster), else the float model."""
+    return INT8_CARD if INT8_CARD.is_file() else FLOAT_CARD
+
+
 CONSISTENCY_LEVELS = (
     "ANY",
     "ONE",
@@ -29,7 +38,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     # --- model and inference ---
-    model_card: Path = DEFAULT_CARD
+    model_card: Path = field(default_factory=default_card)
     ort_threads: int = 0  # 0: the CPUs this process may really use
     # Frames of requests arriving together may share one ORT call, up to this many. Measured on
     # 2 cores (bench/): sharing did not raise throughput (ORT is ~15 % of a request's CPU), so
@@ -73,7 +82,8 @@ class Settings:
             raw = env.get(key)
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(key, raw, f.default)
+            default = f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
+            values[f.name] = _parse(key, raw, default)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
         return settings

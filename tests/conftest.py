@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.settings import DEFAULT_CARD, Settings
+from service.settings import FLOAT_CARD, Settings, default_card
 from tests.cassandra_node import Node
 from train import mnist
 
@@ -44,8 +44,17 @@ def mnist_test(mnist_dir: Path) -> mnist.Split:
 
 @pytest.fixture(scope="session")
 def card_path() -> Path:
-    assert DEFAULT_CARD.is_file(), f"the committed model card is missing: {DEFAULT_CARD}"
-    return DEFAULT_CARD
+    """The card the service serves by default."""
+    card = default_card()
+    assert card.is_file(), f"the committed model card is missing: {card}"
+    return card
+
+
+@pytest.fixture(scope="session")
+def float_card_path() -> Path:
+    """The float model's card: the int8 model is quantised from it."""
+    assert FLOAT_CARD.is_file(), f"the committed model card is missing: {FLOAT_CARD}"
+    return FLOAT_CARD
 
 
 @pytest.fixture

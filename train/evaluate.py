@@ -150,7 +150,10 @@ def idx_as_png(split: mnist.Split) -> list[tuple[str, bytes, int]]:
 
 
 def default_card() -> Path:
-    return Path(__file__).resolve().parent.parent / "models" / "mnist-cnn.card.json"
+    """The card the service serves by default."""
+    from service.settings import default_card as served
+
+    return served()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,26 @@ from train import evaluate, mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 INT8_CARD = ROOT / "models" / "mnist-cnn-int8.card.json"
+
+
+def test_the_service_serves_the_int8_model_by_default(card_path: Path) -> None:
+    assert card_path == INT8_CARD
+    assert Settings.from_env({}).model_card == INT8_CARD
+    assert Settings.from_env({"MNIST_MODEL_CARD": "models/mnist-cnn.card.json"}).model_card == Path(
+        "models/mnist-cnn.card.json"
+    )
+
+
 pytestmark = pytest.mark.train
 
 
-def test_committed_int8_model_is_within_budget_and_its_card_is_true(card_path: Path, mnist_test: mnist.Split) -> None:
+def test_committed_int8_model_is_within_budget_and_its_card_is_true(
+    float_card_path: Path, mnist_test: mnist.Split
+) -> None:
     from convert import quantize
 
     card = json.loads(INT8_CARD.read_text())
-    fp32 = json.loads(card_path.read_text())
+    fp32 = json.loads(float_card_path.read_text())
     report = evaluate.evaluate_idx(OnnxModel(ModelCard.load(INT8_CARD)), mnist_test)  # checks the sha256 too
     assert report.as_dict()["accuracy"] == card["mnist_test"]["accuracy"]
     assert report.confusion() == card["mnist_test"]["confusion_matrix"]
@@ -33,22 +45,22 @@ def test_committed_int8_model_is_within_budget_and_its_card_is_true(card_path: P
     assert int8_bytes < (ROOT / "models" / fp32["model_file"]).stat().st_size / 3
 
 
-def test_quantising_again_gives_the_committed_bytes(card_path: Path, mnist_dir: Path, tmp_path: Path) -> None:
+def test_quantising_again_gives_the_committed_bytes(float_card_path: Path, mnist_dir: Path, tmp_path: Path) -> None:
     from convert import quantize
 
     out = tmp_path / "again.onnx"
-    quantize.quantize(card_path, out, quantize.calibration_frames(mnist.load_split(mnist_dir, "train")))
+    quantize.quantize(float_card_path, out, quantize.calibration_frames(mnist.load_split(mnist_dir, "train")))
     assert sha256_file(out) == json.loads(INT8_CARD.read_text())["sha256"]
 
 
 def test_over_budget_writes_nothing(
-    card_path: Path, mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    float_card_path: Path, mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from convert import quantize
 
     monkeypatch.setattr(quantize, "MAX_LOSS_PP", -1.0)  # no int8 model can be that good
     with pytest.raises(quantize.QuantisationRejected, match="not written"):
-        quantize.run(card_path, tmp_path / "out", mnist_dir)
+        quantize.run(float_card_path, tmp_path / "out", mnist_dir)
     assert not (tmp_path / "out").exists()
 
 

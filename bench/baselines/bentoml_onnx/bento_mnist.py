@@ -21,7 +21,8 @@ from service import preprocess  # noqa: E402
 @bentoml.service(workers=1, traffic={"timeout": 30})
 class Mnist:
     def __init__(self) -> None:
-        model = os.path.join(os.environ["BENCH_PROJECT_ROOT"], "models", "mnist-cnn.onnx")
+        # The ONNX file this service serves by default, so that both run the same model.
+        model = os.environ["BENCH_ONNX_MODEL"]
         self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
     @bentoml.api(route="/predict")
