@@ -428,6 +428,12 @@ def baselines(
     max_requests: int,
 ) -> None:
     png, ctype = inputs["png28"]
+
+    def form_runs(label: str, url: str, pid: int, cs: list[int], limit: int) -> None:
+        """The 28x28 PNG as a multipart form (what every baseline takes), at each concurrency."""
+        for c in cs:
+            report.results.append(measure(label, "png28-form", url, png, ctype, "multipart", c, pid, seconds, limit))
+
     keras_py = venv("flask-keras", ["flask", "tensorflow==2.21.0", "keras==3.15.1", "pillow", "numpy"])
     model = ROOT / "models" / "mnist-cnn.keras"
     for label, per_request, cs in (
@@ -439,21 +445,7 @@ def baselines(
         cmd = [str(keras_py), str(BENCH / "baselines" / "flask_keras" / "app.py")]
         url = f"http://127.0.0.1:{port}/predict"
         with server(cmd, env, url, work / f"flask-{per_request}.log", timeout=180) as (proc, _):
-            for c in cs:
-                report.results.append(
-                    measure(
-                        label,
-                        "png28-form",
-                        url,
-                        png,
-                        ctype,
-                        "multipart",
-                        c,
-                        proc.pid,
-                        seconds,
-                        max_requests if per_request == "0" else 30,
-                    )
-                )
+            form_runs(label, url, proc.pid, cs, max_requests if per_request == "0" else 30)
     try:
         bento_py = venv("bentoml", ["bentoml", "onnxruntime", "pillow", "numpy"])
     except subprocess.CalledProcessError as exc:
@@ -478,21 +470,7 @@ def baselines(
         work / "bentoml.log",
         timeout=180,
     ) as (proc, _):
-        for c in concurrencies:
-            report.results.append(
-                measure(
-                    "(c) BentoML + ONNX Runtime",
-                    "png28-form",
-                    url,
-                    png,
-                    ctype,
-                    "multipart",
-                    c,
-                    proc.pid,
-                    seconds,
-                    max_requests,
-                )
-            )
+        form_runs("(c) BentoML + ONNX Runtime", url, proc.pid, concurrencies, max_requests)
 
 
 # --- report -----------------------------------------------------------------------------------

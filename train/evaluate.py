@@ -20,6 +20,7 @@ from PIL import Image
 
 from service import preprocess
 from service.model import ModelCard, ModelCardError, OnnxModel
+from service.settings import default_card
 from train import mnist
 
 log = logging.getLogger("evaluate")
@@ -149,16 +150,9 @@ def idx_as_png(split: mnist.Split) -> list[tuple[str, bytes, int]]:
     return out
 
 
-def default_card() -> Path:
-    """The card the service serves by default."""
-    from service.settings import default_card as served
-
-    return served()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--card", type=Path, default=default_card(), help="model card JSON")
+    parser.add_argument("--card", type=Path, default=default_card(), help="model card JSON (default: the one served)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--idx", type=Path, help="directory of IDX .gz files (uses the t10k split)")
     src.add_argument("--images", type=Path, help="folder of image files labelled by name")
