@@ -14,19 +14,18 @@ pipeline); the int8 card carries both.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
+import dataclasses
 import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from service.model import ModelCard, OnnxModel, sha256_file
+from service.core.card import ModelCard
+from service.core.model import OnnxModel
 from service.settings import FLOAT_CARD
 from train import evaluate, mnist, uploadlike
 
@@ -78,28 +77,18 @@ def quantize(card_file: Path, out_onnx: Path, calibration: np.ndarray) -> None:
     )
 
 
-def run(card_file: Path, out_dir: Path, data_dir: Path) -> dict[str, Any]:
+def run(card_file: Path, out_dir: Path, data_dir: Path) -> ModelCard:
     """Quantise, evaluate both models, and write the int8 model and its card if within budget."""
-    fp32_card = json.loads(card_file.read_text())
-    name = f"{fp32_card['name']}-int8"
+    fp32_card = ModelCard.load(card_file)
+    name = f"{fp32_card.name}-int8"
     test = mnist.load_split(data_dir, "t10k")
     calibration = calibration_frames(mnist.load_split(data_dir, "train"))
-    fp32_accuracy = float(fp32_card["mnist_test"]["accuracy"])
+    fp32_accuracy = float(fp32_card.figures["mnist_test"]["accuracy"])
     with tempfile.TemporaryDirectory(prefix="mnist-quantize-") as tmp:
         candidate = Path(tmp) / f"{name}.onnx"
         quantize(card_file, candidate, calibration)
-        sha = sha256_file(candidate)
-        card = {k: v for k, v in fp32_card.items() if k not in ("mnist_test", "upload_like", "parity")}
-        card |= {
-            "name": name,
-            "version": f"{name}-{sha[:12]}",
-            "model_file": candidate.name,
-            "sha256": sha,
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        candidate_card = Path(tmp) / f"{name}.card.json"
-        candidate_card.write_text(json.dumps(card, indent=2) + "\n")
-        int8_model = OnnxModel(ModelCard.load(candidate_card))
+        card = fp32_card.derive(name, candidate, drop=("mnist_test", "upload_like", "parity"))
+        int8_model = OnnxModel(card)
         int8 = evaluate.evaluate_idx(int8_model, test)
         loss_pp = round((fp32_accuracy - int8.accuracy) * 100, 4)
         log.info(
@@ -114,15 +103,15 @@ def run(card_file: Path, out_dir: Path, data_dir: Path) -> dict[str, Any]:
                 f"int8 accuracy {int8.accuracy * 100:.2f}% is {loss_pp:.2f} pp below the float model's "
                 f"{fp32_accuracy * 100:.2f}% (budget {MAX_LOSS_PP} pp): not written"
             )
-        uploads = int(fp32_card.get("upload_like", {}).get("images", 1000))
+        uploads = int(fp32_card.figures.get("upload_like", {}).get("images", 1000))
         upload_report = evaluate.evaluate_files(
             int8_model, uploadlike.generate(test, uploads), f"upload-like ({uploads} pictures)"
         )
-        card |= {
-            "mnist_test": int8.as_dict(),
-            "upload_like": upload_report.as_dict() | {"generator": f"train.uploadlike seed {uploadlike.SEED}"},
-            "quantisation": {
-                "from": fp32_card["version"],
+        card = card.with_figures(
+            mnist_test=int8.as_dict(),
+            upload_like=upload_report.as_dict() | {"generator": f"train.uploadlike seed {uploadlike.SEED}"},
+            quantisation={
+                "from": fp32_card.version,
                 "method": "onnxruntime.quantization.quantize_static, QDQ, per-channel int8 weights "
                 "(reduced range), uint8 activations, MinMax calibration",
                 "calibration": f"{len(calibration)} MNIST training images, seed {CALIBRATION_SEED}",
@@ -130,12 +119,13 @@ def run(card_file: Path, out_dir: Path, data_dir: Path) -> dict[str, Any]:
                 "accuracy_loss_pp": loss_pp,
                 "max_loss_pp": MAX_LOSS_PP,
             },
-        }
+        )
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / candidate.name).write_bytes(candidate.read_bytes())
-        (out_dir / candidate_card.name).write_text(json.dumps(card, indent=2) + "\n")
-    log.info("wrote %s", out_dir / candidate_card.name)
-    return card
+        out_model = out_dir / candidate.name
+        out_model.write_bytes(candidate.read_bytes())
+        written = dataclasses.replace(card, model_file=out_model.resolve()).write(out_dir / f"{name}.card.json")
+    log.info("wrote %s", written.path)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

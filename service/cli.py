@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
+from service import logs
 from service.settings import Settings, SettingsError
 
 log = logging.getLogger("service")
@@ -26,15 +28,18 @@ def serve(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--log-level", default=None)
     args = parser.parse_args(argv)
+    if args.log_level:
+        os.environ["MNIST_LOG_LEVEL"] = args.log_level  # workers read their settings themselves
     try:
         settings = Settings.from_env()  # fail fast, before any worker starts
         _preflight(settings)
     except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    logs.configure(settings.log_level, settings.log_format)
     if args.workers > 1 and not settings.ort_threads:
         # Each worker has its own ORT session: share the CPUs out instead of oversubscribing them.
-        from service.model import usable_cpus
+        from service.core.model import usable_cpus
 
         os.environ["MNIST_ORT_THREADS"] = str(max(1, usable_cpus() // args.workers))
     import uvicorn
@@ -45,7 +50,8 @@ def serve(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level=(args.log_level or settings.log_level).lower(),
+        log_level=settings.log_level.lower(),
+        log_config=None,  # each worker configures logging itself (service.logs), in its own process
         loop="auto",
         http="auto",
         access_log=False,
@@ -57,7 +63,7 @@ def serve(argv: list[str] | None = None) -> int:
 def _preflight(settings: Settings) -> None:
     """Check the model card and Cassandra once, before workers fork, so a wrong host, port,
     keyspace or password is one clear line rather than a traceback per worker."""
-    from service.model import ModelCard, ModelCardError
+    from service.core.card import ModelCard, ModelCardError
 
     try:
         ModelCard.load(settings.model_card)
@@ -69,7 +75,7 @@ def _preflight(settings: Settings) -> None:
 
 def _check_cassandra(settings: Settings, migrate_schema: bool) -> None:
     """Connect once (and migrate if asked); any problem becomes one SettingsError line."""
-    from service.cassandra_store import CassandraStartupError, connect
+    from service.store.cassandra_schema import CassandraStartupError, connect
 
     driver_log = logging.getLogger("cassandra")
     level = driver_log.level
@@ -102,42 +108,58 @@ def migrate(argv: list[str] | None = None) -> int:
 
 
 def predict(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mnist-predict", description="Print the digit in each picture (no server).")
+    parser = argparse.ArgumentParser(
+        prog="mnist-predict",
+        description="Print the digit in each picture (no server); each prediction is recorded like any other.",
+    )
     parser.add_argument("images", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    from service import preprocess
-    from service.model import ModelCard, ModelCardError, OnnxModel
+    from service.core.card import ModelCardError
 
     try:
         settings = Settings.from_env()
-        model = OnnxModel(ModelCard.load(settings.model_card))
+        return asyncio.run(_predict_files(settings, args.images))
     except (SettingsError, ModelCardError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+
+
+async def _predict_files(settings: Settings, paths: list[Path]) -> int:
+    from service.core.predictor import Picture
+    from service.errors import ServiceError
+    from service.metrics import Metrics
+    from service.wiring import open_predictor
+
     status = 0
-    for path in args.images:
+    pictures: list[tuple[Path, Picture]] = []
+    for path in paths:
         try:
-            frame = preprocess.prepare(path.read_bytes(), preprocess.Limits(settings.max_pixels))
+            pictures.append((path, Picture(path.name, path.read_bytes())))
         except OSError as exc:
             sys.stderr.write(f"{path}: cannot read: {exc.strerror}\n")
             status = 1
-            continue
-        except preprocess.ImageError as exc:
-            sys.stderr.write(f"{path}: {exc.code}: {exc.message}\n")
-            status = 1
-            continue
-        probs = model.predict(frame.pixels[None])[0]
-        digit = int(probs.argmax())
-        sys.stdout.write(f"{path}\t{model.card.labels[digit]}\t{probs[digit]:.4f}\n")
+    async with open_predictor(settings, Metrics()) as predictor:
+        labels = predictor.model.card.labels
+        for path, picture in pictures:
+            try:
+                [outcome] = await predictor.predict_pictures([picture], "cli", "")
+            except ServiceError as exc:
+                sys.stderr.write(f"{path}: {exc.code}: {exc.message}\n")
+                return 2
+            if outcome.record is None:
+                assert outcome.failure is not None
+                sys.stderr.write(f"{path}: {outcome.failure.code}: {outcome.failure.message}\n")
+                status = 1
+                continue
+            rec = outcome.record
+            sys.stdout.write(f"{path}\t{labels[rec.digit]}\t{rec.confidence:.4f}\n")
     return status
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m service [serve|predict|migrate] ...`; no sub-command means serve."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # The driver logs every reconnection attempt with a traceback; the store reports outages itself.
-    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    logs.configure(os.environ.get("MNIST_LOG_LEVEL") or "INFO", os.environ.get("MNIST_LOG_FORMAT") or "text")
     commands = {"serve": serve, "predict": predict, "migrate": migrate}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])

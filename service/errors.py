@@ -1,80 +1,82 @@
-"""Every error the API returns: a stable machine code, a human message, a 4xx status."""
+"""The one error root. Everything the service refuses carries its HTTP status, a stable machine
+code and a message for people; the doors translate it (one handler per transport), nothing else
+builds error bodies."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-from service.preprocess import ImageError
-from service.records import StoreUnavailable
-
-log = logging.getLogger(__name__)
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+class ServiceError(Exception):
+    """A request the service cannot serve as asked. Subclasses fix `status` and `code`."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # an instance may name a finer code
         self.extra = extra
 
 
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+class BadRequest(ServiceError):
+    status = 400
+    code = "bad_request"
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(error_body(code, message, **extra), status_code=status)
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
 
 
-async def api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+class TooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
 
 
-async def image_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ImageError)
-    return error_response(exc.status, exc.code, exc.message)
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
 
 
-_HTTP_CODES = {
-    404: "not_found",
-    405: "method_not_allowed",
-    400: "bad_request",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-}
+class Unprocessable(ServiceError):
+    status = 422
+    code = "unprocessable"
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return error_response(
-        exc.status_code,
-        code,
-        str(exc.detail),
-    )
+class Unavailable(ServiceError):
+    """The service cannot take the request right now; the client should retry later."""
+
+    status = 503
+    code = "unavailable"
+    retry_after_s: ClassVar[int] = 1
 
 
-async def store_unavailable(request: Request, exc: Exception) -> Response:
-    return error_response(503, "store_unavailable", f"the prediction store did not answer: {exc}")
+class StoreUnavailable(Unavailable):
+    """The store could not take or read a record. Nothing was answered, so nothing is lost."""
+
+    code = "store_unavailable"
 
 
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    # A bug, not bad input: log it whole, answer JSON, keep serving.
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "the server failed on this request")
+class ModelFailed(ServiceError):
+    """The model itself failed on a batch: a server fault, reported without a traceback per request."""
+
+    status = 500
+    code = "inference_failed"
 
 
-HANDLERS = {
-    ApiError: api_error,
-    ImageError: image_error,
-    HTTPException: http_error,
-    StoreUnavailable: store_unavailable,
-    Exception: unexpected_error,
-}
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What an item that failed keeps: never the exception (its traceback would pin the frames
+    that held the decoded picture) -- only what the client is told."""
+
+    status: int
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: ServiceError) -> Failure:
+        return cls(exc.status, exc.code, exc.message)

@@ -48,6 +48,11 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_files: int = 16
     max_pixels: int = 40_000_000
+    max_request_pixels: int = 64_000_000  # summed over a request's files
+    # Decoded pictures alive at once in one worker. A 40 MP RGB picture takes 160 MB in Pillow:
+    # with this budget a worker under a flood of such uploads stays near 100 MB + the budget
+    # (bench: hostile mix), and a picture that alone needs more is refused with 413.
+    decode_budget_mb: int = 192
     max_filename_chars: int = 255
     # --- embedded store / Cassandra outbox ---
     data_dir: Path = Path("var")
@@ -70,6 +75,7 @@ class Settings:
     cassandra_ack_hold_s: float = 15.0
     # --- misc ---
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line
     recent_limit_max: int = 100
 
     @classmethod
@@ -94,6 +100,8 @@ class Settings:
             "max_body_bytes",
             "max_files",
             "max_pixels",
+            "max_request_pixels",
+            "decode_budget_mb",
             "max_filename_chars",
             "cassandra_port",
             "cassandra_max_in_flight",
@@ -115,6 +123,8 @@ class Settings:
             raise SettingsError(f"CASSANDRA_KEYSPACE {self.cassandra_keyspace!r} is not a valid name")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(f"MNIST_LOG_LEVEL {self.log_level!r} is not a logging level")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"MNIST_LOG_FORMAT {self.log_format!r}: use 'text' or 'json'")
         parse_replication(self.cassandra_replication)
 
     @property

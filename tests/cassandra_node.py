@@ -16,7 +16,8 @@ from pathlib import Path
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.utils import ROOT
+
 SCRIPTS = ROOT / "scripts" / "cassandra"
 
 

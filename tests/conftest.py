@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from service.settings import FLOAT_CARD, Settings, default_card
 from tests.cassandra_node import Node
+from tests.utils import need
 from train import mnist
-
-ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing -- except in CI, where a skip would hide a failure."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true and this test cannot run: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +73,3 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     print(f"cassandra node ready in {took:.1f} s")
     yield n
     n.stop()
-
-
-def png_bytes(pixels: np.ndarray, mode: str = "L", fmt: str = "PNG", **save: object) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(pixels, mode=mode).save(buf, format=fmt, **save)
-    return buf.getvalue()

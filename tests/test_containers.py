@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from tests.cassandra_node import Node, rows, service_env, wait_drained
-from tests.conftest import need, png_bytes
-from tests.utils import ROOT, free_port, post_image, wait_ready
+from tests.utils import ROOT, free_port, need, png_bytes, post_image, wait_ready
 from train import mnist
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -105,7 +104,8 @@ def test_training_image_smoke_run_writes_a_valid_model(images: dict[str, str], m
     card = json.loads((out / "mnist-cnn.card.json").read_text())
     assert card["parity"]["images"] >= 1000 and card["parity"]["max_abs_diff"] <= 1e-5
     assert card["parity"]["argmax_mismatches"] == 0
-    from service.model import ModelCard, OnnxModel
+    from service.core.card import ModelCard
+    from service.core.model import OnnxModel
 
     model = OnnxModel(ModelCard.load(out / "mnist-cnn.card.json"))  # checks the sha256 too
     test = mnist.load_split(mnist_dir, "t10k")

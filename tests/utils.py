@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 import signal
 import socket
@@ -14,7 +16,49 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.store.record import PredictionRecord, new_record_id
+
 ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a prerequisite is missing -- except in CI, where a skip would hide a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and this test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def png_bytes(pixels: np.ndarray, mode: str = "L", fmt: str = "PNG", **save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode=mode).save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def make_record(n: int, door: str = "v1") -> PredictionRecord:
+    """A record as the service would write it (for store tests)."""
+    return PredictionRecord(
+        id=new_record_id(),
+        created_at=dt.datetime.now(dt.UTC),
+        filename=f"f{n}.png",
+        digit=n % 10,
+        confidence=0.9,
+        probabilities=tuple(0.1 for _ in range(10)),
+        model_sha="m" * 64,
+        image_sha256="i" * 64,
+        image_bytes=100,
+        width=28,
+        height=28,
+        client="127.0.0.1",
+        latency_ms=1.0,
+        door=door,
+    )
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """Evaluate an ONNX model (by its card) on an IDX set or on a folder of image files.
 
-Image files go through `service.preprocess` -- the very code the service runs -- so the
+Image files go through `service.core.framing` -- the very code the service runs -- so the
 figure is what users get. Labels come from a `<digit>_...` file-name prefix or a `<digit>/`
 parent folder. Needs no TensorFlow.
 """
@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from service import preprocess
-from service.model import ModelCard, ModelCardError, OnnxModel
+from service.core import framing
+from service.core.card import ModelCard, ModelCardError
+from service.core.model import OnnxModel
+from service.errors import ServiceError
 from service.settings import default_card
 from train import mnist
 
@@ -109,8 +111,8 @@ def evaluate_files(model: OnnxModel, files: list[tuple[str, bytes, int]], name: 
     frames, labels, names, rejected = [], [], [], []
     for fname, data, label in files:
         try:
-            frames.append(preprocess.prepare(data).pixels)
-        except preprocess.ImageError as exc:
+            frames.append(framing.prepare(data).pixels)
+        except ServiceError as exc:
             rejected.append(f"{fname} ({exc.code})")
             continue
         labels.append(label)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
-from tests.utils import ROOT
+from tests.utils import ROOT, need
 
 pytestmark = pytest.mark.slow
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from tests.utils import ROOT
 from train import mnist
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.train
 
 

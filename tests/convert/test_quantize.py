@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from service.model import ModelCard, OnnxModel, sha256_file
+from service.core.card import ModelCard, sha256_file
+from service.core.model import OnnxModel
 from service.settings import Settings
-from tests.conftest import png_bytes
+from tests.utils import ROOT, png_bytes
 from train import evaluate, mnist
 
-ROOT = Path(__file__).resolve().parents[2]
 INT8_CARD = ROOT / "models" / "mnist-cnn-int8.card.json"
 
 

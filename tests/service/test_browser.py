@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need, png_bytes
-from tests.utils import ROOT, running_service
+from tests.utils import ROOT, need, png_bytes, running_service
 from train import mnist
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import png_bytes
-from tests.utils import ROOT, post_image, running_service
+from tests.utils import ROOT, png_bytes, post_image, running_service
 from train import mnist
 
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import png_bytes
+from tests.utils import ROOT, png_bytes
 from train import mnist
 
-ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("tensorflow", "keras", "tf2onnx", "onnx", "train", "convert")
 
 

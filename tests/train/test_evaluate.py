@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from service.model import ModelCard, OnnxModel
+from service.core.card import ModelCard
+from service.core.model import OnnxModel
+from tests.utils import ROOT
 from train import evaluate, mnist
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_committed_model_meets_the_target_and_matches_its_card(card_path: Path, mnist_test: mnist.Split) -> None:

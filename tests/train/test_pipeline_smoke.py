@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.utils import ROOT
 from train import mnist
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.train]
 
 
@@ -24,7 +24,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> tupl
         [
             sys.executable,
             "-m",
-            "train.pipeline",
+            "convert.pipeline",
             "--smoke",
             "--data",
             str(mnist_dir),
@@ -43,7 +43,8 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> tupl
 def test_smoke_pipeline_writes_a_complete_card(smoke_run: tuple[Path, Path]) -> None:
     out, work = smoke_run
     card = json.loads((out / "mnist-cnn.card.json").read_text())
-    from service.model import ModelCard, OnnxModel, sha256_file
+    from service.core.card import ModelCard, sha256_file
+    from service.core.model import OnnxModel
 
     assert card["sha256"] == sha256_file(out / "mnist-cnn.onnx")
     assert card["input"] == {
@@ -99,7 +100,8 @@ def test_dynamic_batch_dimension(smoke_run: tuple[Path, Path]) -> None:
 
 def test_int8_variant_ships_only_within_budget(smoke_run: tuple[Path, Path]) -> None:
     from convert import quantize
-    from service.model import ModelCard, OnnxModel
+    from service.core.card import ModelCard
+    from service.core.model import OnnxModel
 
     out, _ = smoke_run
     card_file, onnx_file = out / "mnist-cnn-int8.card.json", out / "mnist-cnn-int8.onnx"

@@ -10,7 +10,6 @@ Every figure in the model card is measured here on the ONNX file itself.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import shutil
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from service.core.card import ModelCard, Normalisation, TensorSpec
 from train import mnist
 
 log = logging.getLogger("pipeline")
@@ -33,31 +33,20 @@ def card_path(models_dir: Path) -> Path:
     return models_dir / f"{MODEL_NAME}.card.json"
 
 
-def base_card(onnx_file: Path, meta: dict[str, Any], opset: int) -> dict[str, Any]:
+def base_card(onnx_file: Path, meta: dict[str, Any], opset: int) -> ModelCard:
     """The card's static part: what the service needs to run the model."""
-    from service.model import sha256_file
-
-    sha = sha256_file(onnx_file)
-    return {
-        "name": MODEL_NAME,
-        "version": f"{MODEL_NAME}-{sha[:12]}",
-        "model_file": onnx_file.name,
-        "sha256": sha,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "input": {
-            "name": "image",
-            "shape": [None, 28, 28, 1],
-            "dtype": "float32",
-            "layout": "NHWC",
-            "height": 28,
-            "width": 28,
-        },
-        "output": {"name": "probabilities", "shape": [None, 10], "dtype": "float32"},
-        "normalisation": meta["normalisation"]
-        | {"frame": "digit cropped to its ink, longer side 20 px, centre of mass at (14, 14) of a 28x28 frame"},
-        "labels": LABELS,
-        "opset": opset,
-    }
+    return ModelCard.for_model(
+        MODEL_NAME,
+        onnx_file,
+        input=TensorSpec("image", (None, 28, 28, 1), layout="NHWC", height=28, width=28),
+        output=TensorSpec("probabilities", (None, 10)),
+        normalisation=Normalisation.from_json(
+            meta["normalisation"]
+            | {"frame": "digit cropped to its ink, longer side 20 px, centre of mass at (14, 14) of a 28x28 frame"}
+        ),
+        labels=tuple(LABELS),
+        opset=opset,
+    )
 
 
 def plot_confusion(confusion: list[list[int]], path: Path, title: str) -> None:
@@ -101,9 +90,9 @@ def run(
     parity_images: int,
     upload_count: int,
     trained: Path | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     from convert import convert
-    from service.model import ModelCard, OnnxModel
+    from service.core.model import OnnxModel
     from train import evaluate, train, uploadlike
 
     # 1. train (or take a finished run of train.train, e.g. to resume after an interruption)
@@ -115,11 +104,10 @@ def run(
     # 2. convert and 3. verify parity (raises on disagreement)
     onnx_file = out / f"{MODEL_NAME}.onnx"
     parity = convert.run(train_dir / "model.keras", onnx_file, data_dir, parity_images)
-    card = base_card(onnx_file, meta, convert.OPSET)
     card_file = card_path(out)
-    card_file.write_text(json.dumps(card, indent=2) + "\n")
+    card = base_card(onnx_file, meta, convert.OPSET).write(card_file)
     # 4. evaluate the ONNX file, through the service's own wrapper
-    model = OnnxModel(ModelCard.load(card_file))
+    model = OnnxModel(card)
     test = mnist.load_split(data_dir, "t10k")
     idx_report = evaluate.evaluate_idx(model, test)
     idx_report.print(20)
@@ -128,8 +116,8 @@ def run(
     )
     upload_report.print(20)
     # 5. the card, with every figure measured above
-    card.update(
-        {
+    card = card.with_figures(
+        **{
             "mnist_test": idx_report.as_dict(),
             "upload_like": upload_report.as_dict()
             | {
@@ -144,8 +132,7 @@ def run(
             "data_checksums_sha256": meta["data_checksums_sha256"],
             "versions": convert.versions(),
         }
-    )
-    card_file.write_text(json.dumps(card, indent=2) + "\n")
+    ).write(card_file)
     plot_confusion(
         idx_report.confusion(),
         out / f"{MODEL_NAME}.confusion.png",

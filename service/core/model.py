@@ -1,76 +1,33 @@
 """The ONNX model behind a small wrapper: initialise once, execute on a batch, close once.
 
-Everything about the model (file, input name, layout, normalisation, labels) comes from the
-model card JSON written by the pipeline; nothing here knows it is a CNN for MNIST.
+Everything about the model (file, input name, layout, normalisation, labels) comes from its
+card; nothing here knows it is a CNN for MNIST.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
+from service.core.card import ModelCard, ModelCardError, sha256_file
+
 log = logging.getLogger(__name__)
 
-
-class ModelCardError(Exception):
-    """The model card or the model file is missing, inconsistent or unusable."""
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    path: Path  # the card itself
-    model_file: Path
-    sha256: str
-    version: str
-    input_name: str
-    output_name: str
-    layout: str  # "NHWC", "NCHW" or "NF" (flat [N, H*W])
-    height: int
-    width: int
-    scale: float
-    mean: float
-    std: float
-    labels: tuple[str, ...]
-    raw: dict[str, Any]
-
-    @classmethod
-    def load(cls, path: Path) -> ModelCard:
-        try:
-            raw = json.loads(path.read_text())
-            inp, out, norm = raw["input"], raw["output"], raw["normalisation"]
-            card = cls(
-                path=path,
-                model_file=(path.parent / raw["model_file"]).resolve(),
-                sha256=str(raw["sha256"]),
-                version=str(raw.get("version", raw["sha256"][:12])),
-                input_name=str(inp["name"]),
-                output_name=str(out["name"]),
-                layout=str(inp["layout"]),
-                height=int(inp["height"]),
-                width=int(inp["width"]),
-                scale=float(norm["scale"]),
-                mean=float(norm["mean"]),
-                std=float(norm["std"]),
-                labels=tuple(str(v) for v in raw["labels"]),
-                raw=raw,
-            )
-        except FileNotFoundError as exc:
-            raise ModelCardError(f"model card not found: {path}") from exc
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelCardError(f"model card {path} is unreadable: {exc!r}") from exc
-        if card.layout not in ("NHWC", "NCHW", "NF"):
-            raise ModelCardError(f"model card {path}: unknown layout {card.layout!r}")
-        if card.std == 0.0:
-            raise ModelCardError(f"model card {path}: normalisation std is 0")
-        return card
+# What a session raises: ORT's own exception classes derive from Exception directly (not from
+# RuntimeError), so they are listed from its binding; numpy's shape errors are ValueErrors.
+ORT_ERRORS: tuple[type[Exception], ...] = (
+    RuntimeError,
+    ValueError,
+    *(
+        c
+        for c in vars(ort.capi.onnxruntime_pybind11_state).values()
+        if isinstance(c, type) and issubclass(c, Exception)
+    ),
+)
 
 
 def usable_cpus() -> int:
@@ -99,14 +56,6 @@ def _cgroup_quota() -> float | None:
         return quota / period if quota > 0 and period > 0 else None
     except (OSError, ValueError):
         return None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class OnnxModel:
@@ -139,7 +88,7 @@ class OnnxModel:
             self.session = ort.InferenceSession(
                 str(card.model_file), sess_options=opts, providers=["CPUExecutionProvider"]
             )
-        except (RuntimeError, ValueError) as exc:  # ORT raises its own subclasses of these
+        except ORT_ERRORS as exc:
             raise ModelCardError(f"onnxruntime cannot load {card.model_file}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
         if card.input_name not in names:
@@ -148,18 +97,23 @@ class OnnxModel:
 
     def to_tensor(self, frames: np.ndarray) -> np.ndarray:
         """uint8 [N, H, W] -> the model's input tensor, normalised as the card says."""
+        norm = self.card.normalisation
         x = frames.astype(np.float32)
-        x *= self.card.scale
-        if self.card.mean:
-            x -= self.card.mean
-        if self.card.std != 1.0:
-            x /= self.card.std
-        n = x.shape[0]
+        x *= norm.scale
+        if norm.mean:
+            x -= norm.mean
+        if norm.std != 1.0:
+            x /= norm.std
+        return self.to_layout(x)
+
+    def to_layout(self, x: np.ndarray) -> np.ndarray:
+        """Any [N, H, W(, 1)] or [N, H*W] float tensor -> the layout the model takes."""
+        n, h, w = x.shape[0], self.card.height, self.card.width
         if self.card.layout == "NHWC":
-            return x.reshape(n, self.card.height, self.card.width, 1)
+            return x.reshape(n, h, w, 1)
         if self.card.layout == "NCHW":
-            return x.reshape(n, 1, self.card.height, self.card.width)
-        return x.reshape(n, self.card.height * self.card.width)
+            return x.reshape(n, 1, h, w)
+        return x.reshape(n, h * w)
 
     def run_tensor(self, tensor: np.ndarray) -> np.ndarray:
         out = self.session.run([self.card.output_name], {self.card.input_name: tensor})[0]

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import png_bytes
+from tests.utils import png_bytes
 from train import mnist
 
 

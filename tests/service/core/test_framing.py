@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from service import preprocess
-from tests.conftest import png_bytes
+from service.core import decode, framing
+from service.errors import ServiceError
+from tests.utils import png_bytes
 from train import mnist
 
 
@@ -54,17 +55,17 @@ def digit(mnist_dir: object) -> np.ndarray:
 
 def test_mnist_frames_pass_through_unchanged(mnist_test: mnist.Split) -> None:
     for img in mnist_test.images[:300]:
-        assert np.array_equal(preprocess.prepare(png_bytes(img)).pixels, img)
+        assert np.array_equal(framing.prepare(png_bytes(img)).pixels, img)
 
 
 def test_inverted_mnist_frame_is_inverted_back(digit: np.ndarray) -> None:
-    out = preprocess.prepare(png_bytes(255 - digit))
+    out = framing.prepare(png_bytes(255 - digit))
     assert out.inverted
     assert np.array_equal(out.pixels, digit)
 
 
 def test_photo_of_dark_ink_on_paper_becomes_an_mnist_frame(digit: np.ndarray) -> None:
-    out = preprocess.prepare(_encode(_photo(digit).convert("RGB"), "JPEG", quality=80))
+    out = framing.prepare(_encode(_photo(digit).convert("RGB"), "JPEG", quality=80))
     assert out.inverted and out.framed
     _check_frame(out.pixels)
     assert _similarity(out.pixels, digit) > 0.8
@@ -73,7 +74,7 @@ def test_photo_of_dark_ink_on_paper_becomes_an_mnist_frame(digit: np.ndarray) ->
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
 def test_every_supported_format(fmt: str, digit: np.ndarray) -> None:
     img = _photo(digit).convert("RGB")
-    out = preprocess.prepare(_encode(img, fmt))
+    out = framing.prepare(_encode(img, fmt))
     assert out.format == fmt
     _check_frame(out.pixels)
     assert _similarity(out.pixels, digit) > 0.75
@@ -89,7 +90,7 @@ def test_every_mode(mode: str, digit: np.ndarray) -> None:
         img = photo.point(lambda v: 255 if v > 128 else 0).convert("1")
     else:
         img = photo.convert(mode)
-    out = preprocess.prepare(_encode(img, "PNG" if mode != "1" else "BMP"))
+    out = framing.prepare(_encode(img, "PNG" if mode != "1" else "BMP"))
     _check_frame(out.pixels)
     assert _similarity(out.pixels, digit) > 0.75
 
@@ -98,7 +99,7 @@ def test_gif_first_frame_is_used(digit: np.ndarray) -> None:
     first = _photo(digit).convert("P")
     second = Image.new("P", first.size, 255)
     data = _encode(first, "GIF", save_all=True, append_images=[second])
-    out = preprocess.prepare(data)
+    out = framing.prepare(data)
     assert _similarity(out.pixels, digit) > 0.75
 
 
@@ -107,7 +108,7 @@ def test_black_digit_on_transparent_background_is_not_all_black(digit: np.ndarra
     alpha = Image.fromarray(digit).resize((140, 140), Image.Resampling.BICUBIC)
     rgba = Image.new("RGBA", alpha.size, (0, 0, 0, 0))
     rgba.putalpha(alpha)
-    out = preprocess.prepare(_encode(rgba, "PNG"))
+    out = framing.prepare(_encode(rgba, "PNG"))
     _check_frame(out.pixels)
     assert _similarity(out.pixels, digit) > 0.8
 
@@ -116,7 +117,7 @@ def test_white_digit_on_transparent_background_also_works(digit: np.ndarray) -> 
     alpha = Image.fromarray(digit).resize((140, 140), Image.Resampling.BICUBIC)
     rgba = Image.new("RGBA", alpha.size, (255, 255, 255, 0))
     rgba.putalpha(alpha)
-    out = preprocess.prepare(_encode(rgba, "PNG"))
+    out = framing.prepare(_encode(rgba, "PNG"))
     assert _similarity(out.pixels, digit) > 0.8
 
 
@@ -126,7 +127,7 @@ def test_exif_orientation_is_applied(digit: np.ndarray) -> None:
     stored = photo.transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[0x0112] = 6
-    out = preprocess.prepare(_encode(stored, "JPEG", exif=exif.tobytes(), quality=90))
+    out = framing.prepare(_encode(stored, "JPEG", exif=exif.tobytes(), quality=90))
     assert out.width == photo.width and out.height == photo.height
     assert _similarity(out.pixels, digit) > 0.8
 
@@ -137,7 +138,7 @@ def test_uneven_lighting_and_paper_grain(digit: np.ndarray) -> None:
     shadow = 1.0 - 0.45 * (xs + ys) / 800.0  # a strong shadow across the page
     grain = np.random.default_rng(0).normal(0, 8, photo.shape)
     img = Image.fromarray(np.clip(photo * shadow + grain, 0, 255).astype(np.uint8))
-    out = preprocess.prepare(_encode(img, "JPEG", quality=60))
+    out = framing.prepare(_encode(img, "JPEG", quality=60))
     _check_frame(out.pixels)
     assert _similarity(out.pixels, digit) > 0.75
 
@@ -145,13 +146,13 @@ def test_uneven_lighting_and_paper_grain(digit: np.ndarray) -> None:
 def test_low_contrast_pencil(digit: np.ndarray) -> None:
     photo = np.asarray(_photo(digit), dtype=np.float32)
     faint = 200 + (photo - 35) * (40 / 200)  # ink only ~40 levels darker than the paper
-    out = preprocess.prepare(_encode(Image.fromarray(faint.clip(0, 255).astype(np.uint8)), "PNG"))
+    out = framing.prepare(_encode(Image.fromarray(faint.clip(0, 255).astype(np.uint8)), "PNG"))
     assert _similarity(out.pixels, digit) > 0.75
 
 
 def test_large_jpeg_is_decoded_at_reduced_scale(digit: np.ndarray) -> None:
     big = _photo(digit, size=3000, offset=(600, 700)).convert("RGB")
-    out = preprocess.prepare(_encode(big, "JPEG", quality=85))
+    out = framing.prepare(_encode(big, "JPEG", quality=85))
     assert (out.width, out.height) == (3000, 3000)
     _check_frame(out.pixels)
 
@@ -159,46 +160,46 @@ def test_large_jpeg_is_decoded_at_reduced_scale(digit: np.ndarray) -> None:
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", preprocess.EmptyImage),
-        (b"hello, this is text", preprocess.UnsupportedImage),
-        (b"%PDF-1.4 not an image", preprocess.UnsupportedImage),
+        (b"", decode.EmptyImage),
+        (b"hello, this is text", decode.UnsupportedImage),
+        (b"%PDF-1.4 not an image", decode.UnsupportedImage),
     ],
 )
-def test_non_images(data: bytes, error: type[preprocess.ImageError]) -> None:
+def test_non_images(data: bytes, error: type[ServiceError]) -> None:
     with pytest.raises(error):
-        preprocess.prepare(data)
+        framing.prepare(data)
 
 
 def test_truncated_image_is_a_400(digit: np.ndarray) -> None:
     data = _encode(_photo(digit).convert("RGB"), "PNG")
-    with pytest.raises(preprocess.ImageError) as info:
-        preprocess.prepare(data[: len(data) // 2])
+    with pytest.raises(ServiceError) as info:
+        framing.prepare(data[: len(data) // 2])
     assert info.value.status == 400
 
 
 def test_blank_images_are_422() -> None:
     for colour in (0, 255, 128):
-        with pytest.raises(preprocess.BlankImage) as info:
-            preprocess.prepare(png_bytes(np.full((64, 64), colour, np.uint8)))
+        with pytest.raises(framing.BlankImage) as info:
+            framing.prepare(png_bytes(np.full((64, 64), colour, np.uint8)))
         assert info.value.status == 422
 
 
 def test_pixel_limit_and_decompression_bomb() -> None:
     # A 10000x10000 PNG of one colour compresses to a few hundred kB: a classic bomb.
     bomb = _encode(Image.new("L", (10_000, 10_000), 255), "PNG")
-    with pytest.raises(preprocess.ImageTooLarge) as info:
-        preprocess.prepare(bomb, preprocess.Limits(max_pixels=20_000_000))
+    with pytest.raises(decode.ImageTooLarge) as info:
+        framing.prepare(bomb, decode.Limits(max_pixels=20_000_000))
     assert info.value.status == 413
-    with pytest.raises(preprocess.ImageTooLarge):
-        preprocess.prepare(png_bytes(np.zeros((100, 100), np.uint8)), preprocess.Limits(max_pixels=5_000))
+    with pytest.raises(decode.ImageTooLarge):
+        framing.prepare(png_bytes(np.zeros((100, 100), np.uint8)), decode.Limits(max_pixels=5_000))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=4096))
 def test_random_bytes_never_crash(data: bytes) -> None:
     try:
-        out = preprocess.prepare(data)
-    except preprocess.ImageError as exc:
+        out = framing.prepare(data)
+    except ServiceError as exc:
         assert 400 <= exc.status < 500
     else:
         assert out.pixels.shape == (28, 28)
@@ -237,8 +238,8 @@ def random_images(draw: st.DrawFn) -> bytes:
 @given(random_images())
 def test_random_valid_images_never_crash(data: bytes) -> None:
     try:
-        out = preprocess.prepare(data)
-    except preprocess.ImageError as exc:
+        out = framing.prepare(data)
+    except ServiceError as exc:
         assert exc.status in (400, 413, 415, 422)
     else:
         assert out.pixels.shape == (28, 28) and out.pixels.dtype == np.uint8

@@ -4,39 +4,20 @@ thousands of acknowledged records are held."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import sqlite3
 import time
 from pathlib import Path
 
-from service.records import PredictionRecord, new_record_id
-from service.sqlite_store import SqliteStore
-
-
-def record(n: int) -> PredictionRecord:
-    return PredictionRecord(
-        id=new_record_id(),
-        created_at=dt.datetime.now(dt.UTC),
-        filename=f"f{n}.png",
-        digit=n % 10,
-        confidence=0.9,
-        probabilities=tuple(0.1 for _ in range(10)),
-        model_sha="m" * 64,
-        image_sha256="i" * 64,
-        image_bytes=100,
-        width=28,
-        height=28,
-        client="127.0.0.1",
-        latency_ms=1.0,
-    )
+from service.store.outbox import Outbox
+from tests.utils import make_record
 
 
 def test_outbox_claims_leases_acks_requeues_and_purges(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = SqliteStore(tmp_path / "o.sqlite3", table="outbox")
+        store = Outbox(tmp_path / "o.sqlite3")
         await store.start()
         try:
-            recs = [record(i) for i in range(5)]
+            recs = [make_record(i) for i in range(5)]
             await store.add(recs)
             assert await store.pending() == 5
             first = await store.claim(3, lease_s=30)
@@ -69,18 +50,18 @@ def test_outbox_bookkeeping_does_not_scan_held_records(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
 
     async def fill() -> None:
-        store = SqliteStore(path, table="outbox")
+        store = Outbox(path)
         await store.start()
         try:
-            recs = [record(i) for i in range(2000)]
+            recs = [make_record(i) for i in range(2000)]
             await store.add(recs)
             await store.mark_acked([r.id for r in recs])
-            await store.add([record(i) for i in range(3)])
+            await store.add([make_record(i) for i in range(3)])
         finally:
             await store.close()
 
     asyncio.run(fill())
-    store = SqliteStore(path, table="outbox")
+    store = Outbox(path)
     conn = sqlite3.connect(path)
     conn.execute("ANALYZE")  # the planner's choice with real statistics, as after a long run
     try:
@@ -89,7 +70,7 @@ def test_outbox_bookkeeping_does_not_scan_held_records(tmp_path: Path) -> None:
             ("pending", ()),
             ("purge_acked", (0.0,)),
         ):
-            plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + store._sql[name], params))
+            plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + store.sql[name], params))
             assert "USING" in plan and "INDEX outbox_" in plan, f"{name}: {plan}"
             assert "SCAN outbox" not in plan.replace("SCAN outbox USING INDEX outbox_pending", ""), f"{name}: {plan}"
     finally:

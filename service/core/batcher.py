@@ -1,10 +1,10 @@
 """Run the model off the event loop, in one thread per worker, one batch at a time.
 
-A request's own frames (a multi-file upload) always share one ORT call. With max_batch > 1,
-frames of requests that arrive together may join them; no request ever waits for a batch to
-fill: the thread takes whatever is queued the moment it is free.
+A request's own tensors (a multi-file upload, an OIP batch) always share one ORT call. With
+max_batch > 1, tensors of requests that arrive together may join them; no request ever waits for
+a batch to fill: the thread takes whatever is queued the moment it is free.
 
-Without cross-request batching, a few frames of a lightly loaded worker run right on the event
+Without cross-request batching, a few images of a lightly loaded worker run right on the event
 loop instead: one 28x28 frame takes ~0.3 ms, and the hand-off to the thread and back costs
 ~0.09 ms of CPU on top (402 vs 316 us per call) plus a wait for the GIL on the way back. Under
 heavy load the thread wins again: ORT releases the GIL, so inference overlaps the loop's work.
@@ -20,8 +20,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from service.futures import settle
-from service.model import OnnxModel
+from service.core.futures import settle
+from service.core.model import ORT_ERRORS, OnnxModel
+from service.errors import ModelFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,10 @@ INLINE_MAX_BUSY = 8
 Job = tuple[np.ndarray, asyncio.Future[np.ndarray], asyncio.AbstractEventLoop]
 
 
-class InferenceError(Exception):
-    """The model failed on a batch; every request in it gets this error."""
-
-
 class Batcher:
+    """Tensors in the model's input space in, probabilities out. Initialise once (`start`),
+    execute on batches, finalise once (`stop`); a failed batch fails only its own requests."""
+
     def __init__(self, model: OnnxModel, max_batch: int, on_batch: Callable[[int], None] | None = None) -> None:
         self.model = model
         self.max_batch = max_batch
@@ -58,11 +58,15 @@ class Batcher:
 
     async def predict(self, frames: np.ndarray, busy: int = 0) -> np.ndarray:
         """uint8 frames [n, H, W] -> probabilities [n, classes]; `busy`: requests in flight."""
-        if self.max_batch <= 1 and len(frames) <= INLINE_MAX_FRAMES and busy <= INLINE_MAX_BUSY:
-            return self._infer(frames)
+        return await self.run(self.model.to_tensor(frames), busy)
+
+    async def run(self, tensor: np.ndarray, busy: int = 0) -> np.ndarray:
+        """A tensor already in the model's input space and layout -> probabilities."""
+        if self.max_batch <= 1 and len(tensor) <= INLINE_MAX_FRAMES and busy <= INLINE_MAX_BUSY:
+            return self._infer(tensor)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[np.ndarray] = loop.create_future()
-        self._queue.put((frames, fut, loop))
+        self._queue.put((tensor, fut, loop))
         return await fut
 
     def _loop(self) -> None:
@@ -89,26 +93,26 @@ class Batcher:
                 size += len(nxt[0])
             self._run(jobs)
 
-    def _infer(self, frames: np.ndarray) -> np.ndarray:
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
         try:
-            probs = self.model.predict(frames)
-        except (RuntimeError, ValueError) as exc:  # onnxruntime's errors derive from these
-            log.exception("inference failed on a batch of %d", len(frames))
-            raise InferenceError(str(exc)) from exc
+            probs = self.model.run_tensor(tensor)
+        except ORT_ERRORS as exc:
+            log.error("inference failed on a batch of %d: %s", len(tensor), exc)
+            raise ModelFailed(f"the model failed on this batch: {exc}") from None
         if self.on_batch is not None:
-            self.on_batch(len(frames))
+            self.on_batch(len(tensor))
         return probs
 
     def _run(self, jobs: list[Job]) -> None:
-        frames = np.concatenate([j[0] for j in jobs]) if len(jobs) > 1 else jobs[0][0]
+        tensor = np.concatenate([j[0] for j in jobs]) if len(jobs) > 1 else jobs[0][0]
         try:
-            probs = self._infer(frames)
-        except InferenceError as err:
+            probs = self._infer(tensor)
+        except ModelFailed as err:
             for _, fut, loop in jobs:
                 loop.call_soon_threadsafe(settle, fut, None, err)
             return
         start = 0
-        for job_frames, fut, loop in jobs:
-            part = probs[start : start + len(job_frames)]
-            start += len(job_frames)
+        for job_tensor, fut, loop in jobs:
+            part = probs[start : start + len(job_tensor)]
+            start += len(job_tensor)
             loop.call_soon_threadsafe(settle, fut, part, None)

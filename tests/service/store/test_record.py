@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from service import records
-from service.records import new_record_id, time_of
+from service.store import record as records
+from service.store.record import new_record_id, time_of
 
 
 def test_record_ids_are_unique_time_ordered_timeuuids() -> None:

@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
-from tests.conftest import need, png_bytes
-from tests.utils import ROOT, free_port, post_image, running_service, wait_ready
+from tests.utils import ROOT, free_port, need, png_bytes, post_image, running_service, wait_ready
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""Any picture of a digit -> the 28x28 frame MNIST was made of. Pure functions, bytes in, array out.
+"""A decoded picture of a digit -> the 28x28 frame MNIST was made of. Pure functions.
 
 MNIST digits are white ink on black, cropped to their ink, scaled so the longer side is 20 px
 (aspect kept, anti-aliased) and placed in 28x28 by their centre of mass. Real uploads differ in
@@ -7,76 +7,31 @@ every respect, so each step below undoes one difference.
 
 from __future__ import annotations
 
-import io
-import struct
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter
+
+from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode
+from service.errors import Unprocessable
 
 FRAME = 28
 BOX = 20
 # MNIST's centre of mass, measured on its test set in array-index coordinates.
 CENTRE = 14.0
-ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
-# Long side the analysis works at: a digit filling a quarter of the picture still spans 64 px,
-# 3x the 20 px it ends up as, and the statistics below stay cheap.
-WORK_SIDE = 256
 # Statistics (percentiles, thresholds) are taken on at most this many pixels: plenty for a
 # histogram, and their cost no longer grows with the picture.
 STAT_SAMPLES = 16_384
 
-# What Pillow's parsers raise on malformed input (untrusted bytes: each plugin has its own ways).
-PARSE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
 
-# A truncated file is an error for the client to fix, never a half-grey guess.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-
-
-class ImageError(Exception):
-    """A picture that cannot be turned into a digit; `status` and `code` go to the client."""
-
-    status = 400
-    code = "bad_image"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnsupportedImage(ImageError):
-    status = 415
-    code = "unsupported_image_type"
-
-
-class CorruptImage(ImageError):
-    status = 400
-    code = "corrupt_image"
-
-
-class EmptyImage(ImageError):
-    status = 400
-    code = "empty_file"
-
-
-class ImageTooLarge(ImageError):
-    status = 413
-    code = "image_too_large"
-
-
-class BlankImage(ImageError):
-    status = 422
+class BlankImage(Unprocessable):
     code = "no_ink"
 
 
 @dataclass(frozen=True)
-class Limits:
-    max_pixels: int = 40_000_000  # ~ a 48-megapixel phone photo is refused, a 12-MP one is not
-
-
-@dataclass(frozen=True)
 class Prepared:
-    """The frame the model sees (uint8 28x28, white ink on black) and what was done to get it."""
+    """The frame the model sees (uint8 28x28, white ink on black) and what was done to get it.
+    It keeps nothing of the decoded picture, so that can be freed as soon as this exists."""
 
     pixels: np.ndarray
     width: int
@@ -85,59 +40,6 @@ class Prepared:
     mode: str
     inverted: bool
     framed: bool  # False when a 28x28 MNIST-style input was used as it is
-
-
-@dataclass(frozen=True)
-class Decoded:
-    image: Image.Image  # loaded, first frame, upright; JPEGs possibly at reduced scale
-    format: str
-    width: int  # the picture's own size, upright, before any reduction
-    height: int
-
-
-def is_small(data: bytes, max_side: int = 128) -> bool:
-    """True for a picture whose header says it is at most max_side square: cheap enough to
-    prepare right on the event loop (~0.2 ms) instead of paying a thread hand-off."""
-    try:
-        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
-            return max(img.size) <= max_side
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning, UnidentifiedImageError, *PARSE_ERRORS):
-        return False
-
-
-def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
-    """Bytes -> a loaded Pillow image, first frame, EXIF orientation applied."""
-    if not data:
-        raise EmptyImage("the file is empty")
-    try:
-        img: Image.Image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(str(exc)) from exc
-    except UnidentifiedImageError as exc:
-        raise UnsupportedImage("not an image in a supported format (PNG, JPEG, GIF, BMP, WebP, TIFF)") from exc
-    except PARSE_ERRORS as exc:
-        raise CorruptImage(f"the image header cannot be read: {exc}") from exc
-    fmt = img.format or ""
-    width, height = img.size
-    if width <= 0 or height <= 0:
-        raise CorruptImage("the image has no pixels")
-    if width * height > limits.max_pixels:
-        raise ImageTooLarge(f"{width}x{height} is {width * height} pixels, over the limit of {limits.max_pixels}")
-    try:
-        if isinstance(img, ImageFile.ImageFile) and fmt == "JPEG":
-            # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: large photos cost little.
-            scale = WORK_SIDE / max(width, height)
-            img.draft(img.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
-        img.load()
-        loaded = img.size
-        img = ImageOps.exif_transpose(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(str(exc)) from exc
-    except (*PARSE_ERRORS, ZeroDivisionError, TypeError) as exc:
-        raise CorruptImage(f"the image data is truncated or corrupt: {exc}") from exc
-    if img.size != loaded:  # turned by a quarter: the upright picture is height x width
-        width, height = height, width
-    return Decoded(image=img, format=fmt, width=width, height=height)
 
 
 def _composite(img: Image.Image, background: int) -> Image.Image:
@@ -175,7 +77,9 @@ def _shrink(img: Image.Image) -> Image.Image:
         img = img.convert("I")  # RGB would clip 16-bit levels instead of scaling them
     scale = WORK_SIDE / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    if img.mode not in ("L", "RGB", "RGBA", "LA", "F", "I"):
+    if img.mode in ("1", "P"):
+        img = img.convert("LA" if _has_alpha(img) else "L")  # 1 byte a pixel where RGB takes 4
+    elif img.mode not in WORK_MODES:
         img = img.convert("RGBA" if _has_alpha(img) else "RGB")
     return img.resize(size, Image.Resampling.BOX)
 
@@ -356,6 +260,6 @@ def prepare_image(decoded: Decoded) -> Prepared:
     )
 
 
-def prepare(data: bytes, limits: Limits = Limits()) -> Prepared:
-    """Image file bytes -> the 28x28 frame the model sees."""
-    return prepare_image(decode(data, limits))
+def prepare(data: bytes, limits: Limits | None = None) -> Prepared:
+    """Image file bytes -> the 28x28 frame the model sees (decode, then frame)."""
+    return prepare_image(decode(data, limits or Limits()))

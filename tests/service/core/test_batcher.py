@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.inference import INLINE_MAX_BUSY, INLINE_MAX_FRAMES, Batcher, InferenceError
-from service.model import ModelCard, OnnxModel
+from service.core.batcher import INLINE_MAX_BUSY, INLINE_MAX_FRAMES, Batcher
+from service.core.card import ModelCard
+from service.core.model import OnnxModel
+from service.errors import ModelFailed
 from train import mnist
 
 
@@ -56,10 +58,10 @@ def test_a_failed_inference_is_the_callers_error(card_path: Path) -> None:
     batcher = Batcher(model, max_batch=1)
     batcher.start()
     try:
-        wrong = np.zeros((1, 5, 5), dtype=np.uint8)  # not the model's input shape
-        for frames in (wrong, np.repeat(wrong, INLINE_MAX_FRAMES + 1, axis=0)):
-            with pytest.raises(InferenceError):
-                asyncio.run(batcher.predict(frames))
+        wrong = np.zeros((1, 5, 5, 1), dtype=np.float32)  # not the model's input shape
+        for tensor in (wrong, np.repeat(wrong, INLINE_MAX_FRAMES + 1, axis=0)):  # inline, then the thread
+            with pytest.raises(ModelFailed):
+                asyncio.run(batcher.run(tensor))
         assert batcher.alive  # the thread survives a failed batch
     finally:
         batcher.stop()

@@ -1,0 +1,63 @@
+"""Liveness, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.schemas import SchemaGenerator
+
+from service.api.state import services
+
+SCHEMAS = SchemaGenerator(
+    {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "MNIST ONNX digit service",
+            "version": "1.0.0",
+            "description": "Upload a picture of a handwritten digit; get the digit back. "
+            "Every prediction is recorded (Cassandra, or the embedded store).",
+        },
+    }
+)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """
+    summary: Liveness (the process answers).
+    responses: {200: {description: "alive"}}
+    """
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """
+    summary: Readiness, with details. `degraded` (200) means predictions are answered but
+      something behind them is failing (the reasons say what).
+    responses: {200: {description: "ready or degraded"}, 503: {description: "not ready, with the reason"}}
+    """
+    svc = services(request)
+    predictor = svc.predictor
+    model = {
+        "ready": predictor.batcher.alive,
+        "version": predictor.model.card.version,
+        "threads": predictor.model.threads,
+        "inference_thread_alive": predictor.batcher.alive,
+    }
+    health = await predictor.store.health()
+    status = health.status if predictor.batcher.alive else "failing"
+    status = {"ok": "ready", "degraded": "degraded", "failing": "not_ready"}[status]
+    body = {"status": status, "startup_s": svc.startup_s, "model": model, "store": health.as_json()}
+    return JSONResponse(body, status_code=503 if status == "not_ready" else 200)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(services(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """
+    summary: This document.
+    responses: {200: {description: "OpenAPI 3 description of every route"}}
+    """
+    return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))

@@ -1,0 +1,150 @@
+"""The /v1 door: predict, recorded predictions, the model card."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from service.api.errors import error_body
+from service.api.state import client_of, services
+from service.api.uploads import read_pictures
+from service.core.predictor import Outcome, Predictor
+from service.errors import BadRequest, NotFound
+
+DOOR = "v1"
+
+
+def frame_png(pixels: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def outcome_json(predictor: Predictor, o: Outcome, started: float, include_frame: bool) -> dict[str, Any]:
+    if o.record is None or o.frame is None:
+        failure = o.failure
+        assert failure is not None
+        return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
+    card = predictor.model.card
+    body = o.record.as_json()
+    body["model"] = {"version": card.version, "sha256": card.sha256}
+    body["image"] |= {
+        "format": o.frame.format,
+        "mode": o.frame.mode,
+        "inverted": o.frame.inverted,
+        "reframed": o.frame.framed,
+    }
+    body["timings_ms"] = {
+        "preprocess": round(o.preprocess_ms, 3),
+        "inference": round(o.inference_ms, 3),
+        "total": round((time.perf_counter() - started) * 1e3, 3),
+    }
+    if include_frame:
+        body["frame_png"] = frame_png(o.frame.pixels)
+    return body
+
+
+async def predict(request: Request) -> JSONResponse:
+    """
+    summary: Predict the digit in one or several pictures and record each prediction.
+    description: >
+      Send multipart/form-data with one or more file parts, or a raw image body with
+      Content-Type image/* (name it with the X-Filename header or ?filename=).
+      Add ?include=frame for the 28x28 frame the model saw, as a PNG data URL.
+      When some files fail and others succeed, the answer is 200 and each failed item
+      carries its own error; when every file fails, the status is that of the first error.
+    requestBody:
+      content:
+        multipart/form-data: {schema: {type: object, properties: {file: {type: string, format: binary}}}}
+        image/*: {schema: {type: string, format: binary}}
+    responses:
+      200: {description: "predictions: one item per file"}
+      400: {description: "empty, missing, truncated or corrupt file; bad multipart"}
+      413: {description: "body, pixel count or number of files over the limit"}
+      415: {description: "not an image, or an unsupported Content-Type"}
+      422: {description: "a blank picture with no ink"}
+      503: {description: "the prediction could not be recorded; retry after Retry-After seconds"}
+    """
+    started = time.perf_counter()
+    svc = services(request)
+    pictures = await read_pictures(request, svc.settings)
+    outcomes = await svc.predictor.predict_pictures(pictures, DOOR, client_of(request))
+    include_frame = "frame" in request.query_params.get("include", "").split(",")
+    items = [outcome_json(svc.predictor, o, started, include_frame) for o in outcomes]
+    if all(o.record is None for o in outcomes):
+        first = next(o.failure for o in outcomes if o.failure is not None)
+        return JSONResponse({**error_body(first.code, first.message), "predictions": items}, status_code=first.status)
+    return JSONResponse({"predictions": items})
+
+
+def _parse_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise BadRequest(f"{text!r} is not a prediction id (a UUID)", code="bad_id") from None
+
+
+async def list_predictions(request: Request) -> JSONResponse:
+    """
+    summary: Recent predictions, newest first.
+    parameters:
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
+      - {name: before, in: query, description: "an id: the page after it", schema: {type: string}}
+    responses:
+      200: {description: "items and the id to pass as 'before' for the next page"}
+      400: {description: "bad limit or id"}
+      503: {description: "the store cannot be read right now"}
+    """
+    svc = services(request)
+    raw_limit = request.query_params.get("limit", "20")
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise BadRequest(f"limit {raw_limit!r} is not a number", code="bad_limit") from None
+    if not 1 <= limit <= svc.settings.recent_limit_max:
+        raise BadRequest(f"limit must be 1..{svc.settings.recent_limit_max}", code="bad_limit")
+    before_raw = request.query_params.get("before")
+    before = _parse_id(before_raw) if before_raw else None
+    records = await svc.predictor.store.recent(limit, before)
+    items = [r.as_json() for r in records]
+    nxt = items[-1]["id"] if len(items) == limit else None
+    return JSONResponse({"items": items, "next": nxt})
+
+
+async def get_prediction(request: Request) -> JSONResponse:
+    """
+    summary: One recorded prediction by id.
+    responses:
+      200: {description: "the record"}
+      400: {description: "not a UUID"}
+      404: {description: "no such prediction"}
+      503: {description: "the store cannot be read right now"}
+    """
+    svc = services(request)
+    record_id = _parse_id(request.path_params["id"])
+    record = await svc.predictor.store.get(record_id)
+    if record is None:
+        raise NotFound(f"no prediction with id {record_id}")
+    return JSONResponse(record.as_json())
+
+
+async def model_card(request: Request) -> JSONResponse:
+    """
+    summary: The model card of the model being served, and how it runs here.
+    responses:
+      200: {description: "the card"}
+    """
+    import onnxruntime as ort
+
+    svc = services(request)
+    model = svc.predictor.model
+    runtime = {"onnxruntime": ort.__version__, "intra_op_threads": model.threads, "max_batch": svc.settings.max_batch}
+    return JSONResponse(model.card.to_json() | {"runtime": runtime})

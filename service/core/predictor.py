@@ -1,0 +1,198 @@
+"""The prediction use case, shared by every door (/v1, the page, OIP v2, the CLI).
+
+Doors parse their transport and hand the core pictures (bytes) or tensors (already in the
+model's input space); the core decodes and frames pictures within the memory limits, runs the
+model through the batcher, and records every answer durably before it is returned. An error
+that belongs to one picture stays with that picture, as a Failure (never an exception object,
+which would keep the decoded picture alive through its traceback).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from service.core import decode, framing
+from service.core.batcher import Batcher
+from service.core.memory import DecodeBudget
+from service.core.model import OnnxModel
+from service.errors import Failure, ServiceError, StoreUnavailable
+from service.metrics import Metrics
+from service.store.record import PredictionRecord, PredictionStore, new_record_id
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One uploaded file, as a door read it."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass
+class Outcome:
+    """One picture's fate: its record and frame, or the failure that belongs to it alone."""
+
+    filename: str
+    record: PredictionRecord | None = None
+    frame: framing.Prepared | None = None
+    failure: Failure | None = None
+    image_sha256: str = ""  # of the uploaded bytes
+    image_bytes: int = 0
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+
+
+class RequestTooLarge(decode.ImageTooLarge):
+    code = "request_too_large"
+
+
+class Predictor:
+    """Built once per worker by the lifespan, with everything it needs; nothing optional."""
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        batcher: Batcher,
+        store: PredictionStore,
+        metrics: Metrics,
+        limits: decode.Limits,
+        budget: DecodeBudget,
+        decode_threads: int,
+    ) -> None:
+        self.model, self.batcher, self.store, self.metrics = model, batcher, store, metrics
+        self.limits, self.budget = limits, budget
+        # Large pictures are prepared in worker threads, at most this many at once; further
+        # requests wait without holding a thread.
+        self._threads = anyio.CapacityLimiter(decode_threads)
+        self.in_flight = 0  # predictions under way in this worker
+
+    # --- pictures ---
+    async def predict_pictures(self, pictures: list[Picture], door: str, client: str) -> list[Outcome]:
+        """Frame, infer as one batch, record durably. Raises StoreUnavailable when the records
+        cannot be stored (then nothing is answered)."""
+        self.in_flight += 1
+        try:
+            started = time.perf_counter()
+            if len(pictures) == 1 and decode.is_small(pictures[0].data):
+                # A thread hand-off would cost more than the work; tiny pictures take no budget.
+                outcomes = self._prepare_all(pictures, None)
+            else:
+                outcomes = await anyio.to_thread.run_sync(
+                    self._prepare_all, pictures, self.budget, limiter=self._threads
+                )
+            for o in outcomes:
+                if o.failure is not None:
+                    self.metrics.image_errors.labels(code=o.failure.code).inc()
+            good = [o for o in outcomes if o.frame is not None]
+            if good:
+                frames = np.stack([o.frame.pixels for o in good if o.frame is not None])
+                t_inf = time.perf_counter()
+                probs = await self.batcher.predict(frames, busy=self.in_flight)
+                inference_ms = (time.perf_counter() - t_inf) * 1e3
+                for o, p in zip(good, probs, strict=True):
+                    assert o.frame is not None
+                    o.inference_ms = inference_ms
+                    o.record = self._record(
+                        p, o.filename, o.image_sha256, o.image_bytes, o.frame, door, client, started
+                    )
+                await self._store([o.record for o in good if o.record is not None])
+            return outcomes
+        finally:
+            self.in_flight -= 1
+
+    def _prepare_all(self, pictures: list[Picture], budget: DecodeBudget | None) -> list[Outcome]:
+        outcomes = []
+        used = 0
+        for pic in pictures:
+            started = time.perf_counter()
+            out = Outcome(pic.filename, image_sha256=hashlib.sha256(pic.data).hexdigest(), image_bytes=len(pic.data))
+            try:
+                out.frame, pixels = self._prepare_one(pic.data, used, budget)
+                used += pixels
+            except ServiceError as exc:
+                out.failure = Failure.of(exc)
+            out.preprocess_ms = (time.perf_counter() - started) * 1e3
+            outcomes.append(out)
+        return outcomes
+
+    def _prepare_one(self, data: bytes, used: int, budget: DecodeBudget | None) -> tuple[framing.Prepared, int]:
+        # Its own frame: the decoded picture dies when this returns (or when its error is dropped).
+        opened = decode.open_image(data, self.limits)
+        if used + opened.pixels > self.limits.max_request_pixels:
+            raise RequestTooLarge(
+                f"the pictures of this request add up to more than {self.limits.max_request_pixels} pixels",
+                limit_pixels=self.limits.max_request_pixels,
+            )
+        if budget is None:
+            return framing.prepare_image(decode.load(opened)), opened.pixels
+        if opened.cost > budget.capacity:
+            raise decode.ImageTooLarge(
+                f"decoded, this picture would take {opened.cost // 2**20} MiB, over this worker's "
+                f"budget of {budget.capacity // 2**20} MiB",
+            )
+        with budget.hold(opened.cost):
+            return framing.prepare_image(decode.load(opened)), opened.pixels
+
+    # --- tensors ---
+    async def predict_tensor(self, tensor: np.ndarray, door: str, client: str) -> np.ndarray:
+        """A float tensor already in the model's input space ([N, H, W, 1] or [N, H*W]) ->
+        probabilities [N, classes], each row recorded like any prediction."""
+        self.in_flight += 1
+        try:
+            started = time.perf_counter()
+            probs = await self.batcher.run(self.model.to_layout(tensor), busy=self.in_flight)
+            records = [
+                self._record(p, "", hashlib.sha256(row.tobytes()).hexdigest(), row.nbytes, None, door, client, started)
+                for p, row in zip(probs, tensor, strict=True)
+            ]
+            await self._store(records)
+            return probs
+        finally:
+            self.in_flight -= 1
+
+    # --- shared ---
+    def _record(
+        self,
+        probs: np.ndarray,
+        filename: str,
+        sha: str,
+        size: int,
+        frame: framing.Prepared | None,  # None: a tensor, the model's own size
+        door: str,
+        client: str,
+        started: float,
+    ) -> PredictionRecord:
+        digit = int(np.argmax(probs))
+        return PredictionRecord(
+            id=new_record_id(),
+            created_at=dt.datetime.now(dt.UTC),
+            filename=filename,
+            digit=digit,
+            confidence=round(float(probs[digit]), 6),
+            probabilities=tuple(round(float(v), 6) for v in probs),
+            model_sha=self.model.card.sha256,
+            image_sha256=sha,
+            image_bytes=size,
+            width=frame.width if frame else self.model.card.width,
+            height=frame.height if frame else self.model.card.height,
+            client=client,
+            latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+            door=door,
+        )
+
+    async def _store(self, records: list[PredictionRecord]) -> None:
+        """Durable before answered: returns once the records are committed."""
+        try:
+            await self.store.add(records)
+        except StoreUnavailable:
+            self.metrics.store_failures.labels(store=self.store.backend).inc()
+            raise
+        for r in records:
+            self.metrics.predictions.labels(digit=str(r.digit)).inc()

@@ -1,0 +1,191 @@
+"""Cassandra: the cluster object, connecting, and the schema (created and migrated idempotently,
+never dropped)."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from typing import Any
+
+from cassandra import ConsistencyLevel, DriverException, InvalidRequest
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
+
+from service.settings import Settings, parse_replication
+from service.store.record import ADDED_FIELDS
+
+IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+DRIVER_ERRORS = (DriverException, NoHostAvailable, OSError)
+# DDL cannot take bind markers. The keyspace name and replication map are validated
+# identifiers and numbers (settings.validate and _replication_cql), never free text.
+KEYSPACE_DDL = "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
+TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS {keyspace}.predictions (
+    day date,
+    id timeuuid,
+    created_at timestamp,
+    filename text,
+    digit tinyint,
+    confidence float,
+    probabilities list<float>,
+    model_sha text,
+    image_sha256 text,
+    image_bytes int,
+    width int,
+    height int,
+    client text,
+    latency_ms float,
+    PRIMARY KEY ((day), id)
+) WITH CLUSTERING ORDER BY (id DESC)
+  AND default_time_to_live = {ttl}
+  AND comment = 'one row per answered prediction; partitioned by UTC day so partitions stay bounded'
+"""
+DAYS_DDL = """
+CREATE TABLE IF NOT EXISTS {keyspace}.prediction_days (
+    bucket int,
+    day date,
+    PRIMARY KEY ((bucket), day)
+) WITH CLUSTERING ORDER BY (day DESC)
+  AND comment = 'the days that have predictions, newest first, for paging across partitions'
+"""
+# Columns of fields added after the first schema (record.ADDED_FIELDS), with their CQL types.
+ADDED_COLUMNS = {"door": "text"}
+assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
+
+
+class CassandraStartupError(Exception):
+    """Cassandra cannot be used with these settings; the message is one line for the operator."""
+
+
+class RetryTimeouts(RetryPolicy):  # type: ignore[misc]
+    """Retry a timed-out write or read a few times: the writes are idempotent by record id."""
+
+    def on_write_timeout(
+        self,
+        query: Any,
+        consistency: Any,
+        write_type: Any,
+        required_responses: int,
+        received_responses: int,
+        retry_num: int,
+    ) -> tuple[Any, Any]:
+        return (self.RETRY, consistency) if retry_num < 3 else (self.RETHROW, None)
+
+    def on_read_timeout(
+        self,
+        query: Any,
+        consistency: Any,
+        required_responses: int,
+        received_responses: int,
+        data_retrieved: bool,
+        retry_num: int,
+    ) -> tuple[Any, Any]:
+        return (self.RETRY, consistency) if retry_num < 3 else (self.RETHROW, None)
+
+
+def _replication_cql(text: str) -> str:
+    parts = parse_replication(text)
+    for key, value in parts.items():
+        if key != "class" and not (IDENTIFIER.match(key) or key == "replication_factor"):
+            raise CassandraStartupError(f"replication: bad data-centre name {key!r}")
+        if key != "class" and not value.isdigit():
+            raise CassandraStartupError(f"replication: bad factor {value!r}")
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in parts.items()) + "}"
+
+
+def make_cluster(settings: Settings) -> Cluster:
+    """A Cluster for these settings. Create it after the worker process forks."""
+    auth = None
+    if settings.cassandra_username:
+        auth = PlainTextAuthProvider(settings.cassandra_username, settings.cassandra_password)
+    ssl_context = None
+    if settings.cassandra_tls_ca:
+        ssl_context = ssl.create_default_context(cafile=settings.cassandra_tls_ca)
+    balancing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc or None))
+    profile = ExecutionProfile(
+        load_balancing_policy=balancing,
+        retry_policy=RetryTimeouts(),
+        consistency_level=ConsistencyLevel.name_to_value[settings.cassandra_consistency.upper()],
+        request_timeout=10.0,
+    )
+    return Cluster(
+        contact_points=list(settings.cassandra_contact_points),
+        port=settings.cassandra_port,
+        auth_provider=auth,
+        ssl_context=ssl_context,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+        connect_timeout=settings.cassandra_connect_timeout_s,
+        control_connection_timeout=settings.cassandra_connect_timeout_s,
+        reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0),
+        protocol_version=5,
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, NoHostAvailable):
+        reasons = "; ".join(f"{host}: {err}" for host, err in exc.errors.items())
+        return f"no Cassandra host answered ({reasons})".replace("\n", " ")
+    return (str(exc) or type(exc).__name__).replace("\n", " ")
+
+
+def connect(settings: Settings, migrate_schema: bool) -> tuple[Cluster, Session]:
+    """Connect, optionally migrate the schema, and check that the table is there."""
+    cluster = make_cluster(settings)
+    where = f"{','.join(settings.cassandra_contact_points)}:{settings.cassandra_port}"
+    try:
+        session = cluster.connect()
+        if migrate_schema:
+            migrate(session, settings)
+        keyspace = settings.cassandra_keyspace
+        if keyspace not in cluster.metadata.keyspaces:
+            raise CassandraStartupError(
+                f"Cassandra at {where}: keyspace {keyspace!r} does not exist (run mnist-migrate)"
+            )
+        table = cluster.metadata.keyspaces[keyspace].tables.get("predictions")
+        if table is None:
+            raise CassandraStartupError(
+                f"Cassandra at {where}: table {keyspace}.predictions does not exist (run mnist-migrate)"
+            )
+        missing = sorted(set(ADDED_COLUMNS) - set(table.columns))
+        if missing:
+            raise CassandraStartupError(
+                f"Cassandra at {where}: {keyspace}.predictions lacks columns {missing} (run mnist-migrate)"
+            )
+        session.set_keyspace(keyspace)
+    except CassandraStartupError:
+        cluster.shutdown()
+        raise
+    except DRIVER_ERRORS as exc:
+        cluster.shutdown()
+        raise CassandraStartupError(f"Cassandra at {where}: {one_line(exc)}") from exc
+    return cluster, session
+
+
+def migrate(session: Session, settings: Settings) -> None:
+    """Create keyspace and tables if missing, add later columns if missing. Idempotent, safe
+    under concurrent workers; never drops."""
+    keyspace = settings.cassandra_keyspace
+    if not IDENTIFIER.match(keyspace):
+        raise CassandraStartupError(f"keyspace {keyspace!r} is not a valid CQL identifier")
+    replication = _replication_cql(settings.cassandra_replication)
+    ttl = int(settings.cassandra_ttl_s)
+    for ddl in (
+        KEYSPACE_DDL.format(keyspace=keyspace, replication=replication),
+        TABLE_DDL.format(keyspace=keyspace, ttl=ttl),
+        DAYS_DDL.format(keyspace=keyspace),
+    ):
+        session.execute(ddl, timeout=60.0)
+    # Concurrent CREATE ... IF NOT EXISTS from several workers: wait until they agree.
+    cluster = session.cluster
+    cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+    for column, cql_type in ADDED_COLUMNS.items():
+        cluster.refresh_table_metadata(keyspace, "predictions")
+        if column in cluster.metadata.keyspaces[keyspace].tables["predictions"].columns:
+            continue
+        try:
+            session.execute(f"ALTER TABLE {keyspace}.predictions ADD {column} {cql_type}", timeout=60.0)
+        except InvalidRequest as exc:  # another worker added it in between
+            if "conflicts with an existing column" not in str(exc) and "already exist" not in str(exc):
+                raise
+        cluster.control_connection.wait_for_schema_agreement(wait_time=30)

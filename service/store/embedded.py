@@ -1,0 +1,48 @@
+"""The embedded store: every prediction in one local SQLite file, when no Cassandra is configured."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from service.errors import StoreUnavailable
+from service.store.record import PredictionRecord, StoreHealth
+from service.store.sqlite import DB_ERRORS, SqliteFile
+
+
+class EmbeddedStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.file = SqliteFile(path, table="predictions")
+
+    async def start(self) -> None:
+        await self.file.start()
+
+    async def add(self, records: list[PredictionRecord]) -> None:
+        await self.file.add(records)
+
+    async def recent(self, limit: int, before: uuid.UUID | None = None) -> list[PredictionRecord]:
+        try:
+            return await self.file.recent(limit, before)
+        except DB_ERRORS as exc:
+            raise StoreUnavailable(f"the store cannot be read: {exc}") from None
+
+    async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
+        try:
+            return await self.file.get(record_id)
+        except DB_ERRORS as exc:
+            raise StoreUnavailable(f"the store cannot be read: {exc}") from None
+
+    async def health(self) -> StoreHealth:
+        details: dict[str, object] = {"path": str(self.file.path), "write_failures": self.file.write_failures}
+        try:
+            details["last_seq"] = await self.file.last_seq()
+        except DB_ERRORS as exc:
+            return StoreHealth(ok=False, backend=self.backend, reasons=[f"cannot read: {exc}"], details=details)
+        problems = self.file.problems()
+        # A failed last write is reported, and the next request tries again (the disk may be back).
+        return StoreHealth(ok=self.file.writer_alive, backend=self.backend, reasons=problems, details=details)
+
+    async def close(self) -> None:
+        await self.file.close()
