@@ -69,14 +69,25 @@ class Opened:
 
     @property
     def cost(self) -> int:
-        """Bytes the decoded picture will take at most, with the one full-size copy framing or
-        turning it upright may make."""
+        """Bytes the picture takes in memory at the peak of its framing: its own pixels, the
+        full-size copy a conversion to a working mode makes, the premultiplied copy Pillow makes
+        to resize a picture with alpha, and the copy turning it upright makes. Measured (peak RSS
+        over baseline, 40 MP blank PNG): L 40 MB, P 78 MB, RGB 158 MB, RGBA 310 MB."""
         w, h = self.image.size  # after a JPEG draft: the reduced size
-        per_pixel = _BYTES_PER_PIXEL.get(self.image.mode, 4)
-        copies = per_pixel if self.image.mode in WORK_MODES else per_pixel + 4
+        mode = self.image.mode
+        own = _BYTES_PER_PIXEL.get(mode, 4)
+        alpha = has_alpha(self.image)
+        if mode in ("1", "P"):
+            work, extra = ("LA", 4) if alpha else ("L", 1)
+        elif mode in WORK_MODES:
+            work, extra = mode, 0
+        else:
+            work, extra = ("RGBA" if alpha else "RGB"), 4
+        if work in ("LA", "RGBA"):
+            extra += 4
         if _orientation(self.image) not in (0, 1):
-            copies += per_pixel
-        return w * h * copies
+            extra += own
+        return w * h * (own + extra)
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,21 @@ class Decoded:
     height: int
 
 
+def has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
+
+
 def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation, read without decoding pixels: Pillow's PNG getexif() loads the
+    whole picture to look for a late eXIf chunk (a 40 MP PNG: 160 MB outside any budget)."""
     try:
+        if img.format == "PNG":
+            raw = img.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+            return int(exif.get(0x0112, 1))
         return int(img.getexif().get(0x0112, 1))
     except (*PARSE_ERRORS, TypeError):
         return 1

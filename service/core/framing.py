@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode
+from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.errors import Unprocessable
 
 FRAME = 28
@@ -48,10 +48,6 @@ def _composite(img: Image.Image, background: int) -> Image.Image:
     return Image.alpha_composite(base, rgba).convert("L")
 
 
-def _has_alpha(img: Image.Image) -> bool:
-    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
-
-
 def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
     """Grey levels as float32 in [0, 1] (1 = white). Transparency is composited first,
     so a black digit on a transparent background stays a black digit."""
@@ -61,7 +57,7 @@ def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
         if img.mode.startswith("I;16"):
             lo, hi = 0.0, 65535.0
         return np.asarray(np.clip((arr - lo) / max(hi - lo, 1e-6), 0.0, 1.0), dtype=np.float32)
-    if _has_alpha(img):
+    if has_alpha(img):
         grey = _composite(img, background)
     elif img.mode == "L":
         grey = img
@@ -78,9 +74,9 @@ def _shrink(img: Image.Image) -> Image.Image:
     scale = WORK_SIDE / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     if img.mode in ("1", "P"):
-        img = img.convert("LA" if _has_alpha(img) else "L")  # 1 byte a pixel where RGB takes 4
+        img = img.convert("LA" if has_alpha(img) else "L")  # 1 byte a pixel where RGB takes 4
     elif img.mode not in WORK_MODES:
-        img = img.convert("RGBA" if _has_alpha(img) else "RGB")
+        img = img.convert("RGBA" if has_alpha(img) else "RGB")
     return img.resize(size, Image.Resampling.BOX)
 
 
@@ -244,7 +240,7 @@ def prepare_image(decoded: Decoded) -> Prepared:
     try:
         ink = normalise(grey)
     except BlankImage:
-        if not _has_alpha(work):
+        if not has_alpha(work):
             raise
         # Light strokes on a transparent background vanish on white: try black paper instead.
         ink = normalise(to_grey(work, background=0))

@@ -113,32 +113,38 @@ class Predictor:
         for pic in pictures:
             started = time.perf_counter()
             out = Outcome(pic.filename, image_sha256=hashlib.sha256(pic.data).hexdigest(), image_bytes=len(pic.data))
+            opened: decode.Opened | None = None
             try:
-                out.frame, pixels = self._prepare_one(pic.data, used, budget)
-                used += pixels
+                opened = decode.open_image(pic.data, self.limits)
+                used += opened.pixels  # counted whether or not the picture turns out usable
+                if used > self.limits.max_request_pixels:
+                    raise RequestTooLarge(
+                        f"the pictures of this request add up to more than {self.limits.max_request_pixels} pixels",
+                        limit_pixels=self.limits.max_request_pixels,
+                    )
+                out.frame = self._frame(opened, budget)
             except ServiceError as exc:
                 out.failure = Failure.of(exc)
+            finally:
+                opened = None  # the decoded picture goes now, not when the next file is opened
             out.preprocess_ms = (time.perf_counter() - started) * 1e3
             outcomes.append(out)
         return outcomes
 
-    def _prepare_one(self, data: bytes, used: int, budget: DecodeBudget | None) -> tuple[framing.Prepared, int]:
-        # Its own frame: the decoded picture dies when this returns (or when its error is dropped).
-        opened = decode.open_image(data, self.limits)
-        if used + opened.pixels > self.limits.max_request_pixels:
-            raise RequestTooLarge(
-                f"the pictures of this request add up to more than {self.limits.max_request_pixels} pixels",
-                limit_pixels=self.limits.max_request_pixels,
-            )
+    @staticmethod
+    def _frame(opened: decode.Opened, budget: DecodeBudget | None) -> framing.Prepared:
         if budget is None:
-            return framing.prepare_image(decode.load(opened)), opened.pixels
+            return framing.prepare_image(decode.load(opened))
         if opened.cost > budget.capacity:
             raise decode.ImageTooLarge(
                 f"decoded, this picture would take {opened.cost // 2**20} MiB, over this worker's "
                 f"budget of {budget.capacity // 2**20} MiB",
             )
         with budget.hold(opened.cost):
-            return framing.prepare_image(decode.load(opened)), opened.pixels
+            try:
+                return framing.prepare_image(decode.load(opened))
+            finally:
+                opened.image.close()  # release the pixels before giving the budget back
 
     # --- tensors ---
     async def predict_tensor(self, tensor: np.ndarray, door: str, client: str) -> np.ndarray:

@@ -94,7 +94,7 @@ class Relay:
                 moved = await self.round()
             except Exception as exc:  # the supervisor's boundary: report, back off, go on
                 self._failed(exc)
-                await self._pause(backoff)
+                await asyncio.sleep(backoff)  # not cut short by new records: they would hammer a sick sink
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             if self.error is not None:

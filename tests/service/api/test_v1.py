@@ -13,7 +13,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from service.app import create_app
+from service.errors import StoreUnavailable
 from service.settings import Settings
+from service.store.embedded import EmbeddedStore
 from tests.utils import png_bytes
 from train import mnist
 
@@ -130,7 +132,14 @@ def test_file_names_are_data(client: TestClient, digits: mnist.Split) -> None:
         ),
         ({"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty_file"),
         ({"files": {"file": ("empty.png", b"", "image/png")}}, 400, "empty_file"),
-        ({"data": {"note": "no file here"}, "files": {}}, 400, "missing_file"),
+        (
+            {
+                "content": b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n',
+                "headers": {"Content-Type": "multipart/form-data; boundary=B"},
+            },
+            400,
+            "missing_file",
+        ),
         (
             {"content": b"--x\r\nbroken", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
             400,
@@ -139,11 +148,6 @@ def test_file_names_are_data(client: TestClient, digits: mnist.Split) -> None:
     ],
 )
 def test_bad_requests(client: TestClient, kwargs: dict[str, Any], status: int, code: str) -> None:
-    if kwargs.get("files") == {}:
-        kwargs = {
-            "content": b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n',
-            "headers": {"Content-Type": "multipart/form-data; boundary=B"},
-        }
     _error(client.post("/v1/predict", **kwargs), status, code)
 
 
@@ -248,12 +252,56 @@ def test_health_ready_and_metrics(client: TestClient, digits: mnist.Split) -> No
     assert 'mnist_http_requests_total{method="POST",route="/v1/predict",status="200"} 1.0' in text
     assert 'mnist_http_requests_total{method="POST",route="/v1/predict",status="415"} 1.0' in text
     assert 'mnist_http_request_duration_seconds_bucket{le="0.1",method="POST",route="/v1/predict",status="200"}' in text
-    assert "mnist_outbox_depth" in text and "mnist_store_write_failures_total" in text
+    assert "\nmnist_outbox_depth 0.0\n" in text  # the sample itself, not its HELP line
+    assert 'mnist_image_errors_total{code="unsupported_image_type"} 1.0' in text
+    assert "\nmnist_relay_degraded 0.0\n" in text
 
 
 def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
     _error(client.get("/nope"), 404, "not_found")
+    for method, path, allowed in [
+        ("GET", "/v1/predict", {"POST"}),
+        ("DELETE", "/v1/predictions", {"GET", "HEAD"}),
+        ("PUT", "/", {"GET", "HEAD", "POST"}),
+        ("GET", "/v2/models/mnist/infer", {"POST"}),
+    ]:
+        resp = client.request(method, path)
+        assert resp.status_code == 405, (method, path)
+        assert set(resp.headers["allow"].replace(" ", "").split(",")) == allowed, (method, path)
     _error(client.get("/v1/predict"), 405, "method_not_allowed")
+
+
+def test_a_store_that_cannot_record_answers_503_with_retry_after(
+    client: TestClient, digits: mnist.Split, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(self: object, records: object) -> None:
+        raise StoreUnavailable("the prediction could not be recorded: database or disk is full")
+
+    monkeypatch.setattr(EmbeddedStore, "add", refuse)
+    data = png_bytes(digits.images[0])
+    resp = client.post("/v1/predict", content=data, headers={"Content-Type": "image/png"})
+    _error(resp, 503, "store_unavailable")
+    assert int(resp.headers["retry-after"]) >= 1
+    page = client.post("/", files={"file": ("d.png", data, "image/png")})
+    assert page.status_code == 503 and "store_unavailable" in page.text
+    monkeypatch.undo()
+    assert client.post("/v1/predict", content=data, headers={"Content-Type": "image/png"}).status_code == 200
+    assert 'mnist_store_write_failures_total{store="sqlite"} 2.0' in client.get("/metrics").text
+
+
+def test_records_say_which_door_they_came_through(client: TestClient, digits: mnist.Split) -> None:
+    data = png_bytes(digits.images[0])
+    client.post("/v1/predict", content=data, headers={"Content-Type": "image/png"})
+    client.post("/", files={"file": ("d.png", data, "image/png")})
+    x = (digits.images[:1].astype(np.float32) / 255.0).ravel().tolist()
+    body = {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": x}]}
+    assert client.post("/v2/models/mnist/infer", json=body).status_code == 200
+    items = client.get("/v1/predictions").json()["items"]
+    assert [(it["door"], it["filename"], it["digit"]) for it in items] == [
+        ("oip", "", 7),
+        ("page", "d.png", 7),
+        ("v1", "upload.png", 7),
+    ]
 
 
 def test_openapi_describes_every_route(client: TestClient) -> None:
@@ -286,54 +334,6 @@ def test_upload_page_and_no_javascript_form(client: TestClient, digits: mnist.Sp
     assert "form.png" in resp.text
     bad = client.post("/", files={"file": ("x.txt", b"text", "text/plain")})
     assert bad.status_code == 415 and "unsupported_image_type" in bad.text
-
-
-# --- Open Inference Protocol v2 ---
-
-
-def test_oip_health_and_metadata(client: TestClient) -> None:
-    assert client.get("/v2/health/live").json() == {"live": True}
-    assert client.get("/v2/health/ready").json() == {"ready": True}
-    meta = client.get("/v2/models/mnist").json()
-    assert meta["name"] == "mnist" and meta["platform"] == "onnxruntime_onnx"
-    assert meta["inputs"][0]["datatype"] == "FP32" and meta["inputs"][0]["shape"] == [-1, 28, 28, 1]
-    assert client.get("/v2/models/other").status_code == 404
-
-
-@pytest.mark.parametrize("flat", [False, True])
-def test_oip_infer(client: TestClient, digits: mnist.Split, flat: bool) -> None:
-    x = digits.images[:4].astype(np.float32) / 255.0
-    shape = [4, 784] if flat else [4, 28, 28, 1]
-    body = {
-        "id": "req-1",
-        "inputs": [{"name": "image", "shape": shape, "datatype": "FP32", "data": x.ravel().tolist()}],
-    }
-    resp = client.post("/v2/models/mnist/infer", json=body)
-    assert resp.status_code == 200, resp.text
-    out = resp.json()
-    assert out["id"] == "req-1" and out["model_name"] == "mnist"
-    probs = np.asarray(out["outputs"][0]["data"]).reshape(out["outputs"][0]["shape"])
-    assert probs.argmax(1).tolist() == digits.labels[:4].tolist()
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "not json",
-        {"inputs": []},
-        {"inputs": [{"name": "image", "shape": [1, 28, 28, 1], "datatype": "INT8", "data": [0] * 784}]},
-        {"inputs": [{"name": "image", "shape": [1, 27, 28, 1], "datatype": "FP32", "data": [0] * 756}]},
-        {"inputs": [{"name": "image", "shape": [2, 784], "datatype": "FP32", "data": [0] * 784}]},
-        {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": ["a"] * 784}]},
-        {"inputs": [{"name": "image", "shape": [1, 784], "datatype": "FP32", "data": [[1, 2], [3]]}]},
-        {"inputs": [{"name": "image", "shape": "wrong", "datatype": "FP32", "data": []}]},
-    ],
-)
-def test_oip_bad_inputs_are_400(client: TestClient, body: Any) -> None:
-    kwargs = {"content": body} if isinstance(body, str) else {"json": body}
-    resp = client.post("/v2/models/mnist/infer", **kwargs)
-    assert resp.status_code == 400, resp.text
-    assert isinstance(resp.json()["error"], str)
 
 
 @settings(
