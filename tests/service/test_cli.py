@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +58,62 @@ def test_predict_command(tmp_path: Path, mnist_test: mnist.Split) -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "MNIST_DATA_DIR": str(tmp_path / "var")},
         timeout=120,
     )
     assert result.returncode == 1
     lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
     assert [int(d) for _, d, _ in lines] == mnist_test.labels[:3].tolist()
     assert "bad.png: unsupported_image_type" in result.stderr
+
+
+def _metric(base: str, name: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+@pytest.mark.slow
+def test_a_client_that_goes_away_is_counted_not_logged_as_an_error(tmp_path: Path) -> None:
+    env = {"MNIST_DATA_DIR": str(tmp_path / "var")}
+    with running_service(env=env, log=tmp_path / "server.log") as (base, _, _):
+        port = int(base.rsplit(":", 1)[1])
+        for _ in range(3):  # a body promised and never finished: the client hangs up mid-way
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(
+                    b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\n"
+                    b"Content-Length: 100000\r\n\r\n\x89PNG\r\n\x1a\n"
+                )
+                time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while _metric(base, "mnist_client_closed_total") < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _metric(base, "mnist_client_closed_total") == 3
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log and " ERROR " not in log, log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_every_worker_logs_in_the_configured_format(tmp_path: Path, fmt: str) -> None:
+    """Before, logging set up in the parent never reached uvicorn's spawned workers."""
+    env = {"MNIST_DATA_DIR": str(tmp_path / "var"), "MNIST_LOG_FORMAT": fmt}
+    with running_service(env=env, args=("--workers", "2"), log=tmp_path / "server.log"):
+        deadline = time.monotonic() + 30
+        while (tmp_path / "server.log").read_text().count("ready in") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    lines = [ln for ln in (tmp_path / "server.log").read_text().splitlines() if ln.strip()]
+    if fmt == "json":
+        events = [json.loads(ln) for ln in lines]  # every line is one JSON object
+        ready = [e for e in events if e["message"].startswith("ready in")]
+        assert {e["level"] for e in ready} == {"INFO"} and {e["logger"] for e in ready} == {"service"}
+        assert len({e["pid"] for e in ready}) == 2
+    else:
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+        ready = [ln for ln in lines if re.match(stamp + r"INFO service: ready in ", ln)]
+        assert len(ready) == 2, lines
+        assert all(re.match(stamp + r"[A-Z]+ [\w.]+: ", ln) for ln in lines), lines

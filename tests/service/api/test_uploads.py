@@ -1,0 +1,90 @@
+"""Reading uploads off the wire, tested directly on ASGI requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
+
+from service.api.uploads import BodyTooLarge, clean_filename, read_body, read_pictures
+from service.errors import BadRequest, ServiceError, UnsupportedMediaType
+from service.settings import Settings
+
+
+def _request(headers: dict[str, str], chunks: list[bytes], disconnect: bool = False) -> Request:
+    messages: list[Message] = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1 or disconnect}
+        for i, c in enumerate(chunks)
+    ]
+    if disconnect:
+        messages.append({"type": "http.disconnect"})
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/predict",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    return Request(scope, receive)
+
+
+def _run(coro: Awaitable[object]) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_clean_filename_keeps_names_as_data() -> None:
+    assert clean_filename("ma photo n°1.png", 255) == "ma photo n°1.png"
+    assert clean_filename("a\x00b\x1b[31m\u200bc\ud800.png", 255) == "ab[31mc.png"
+    assert clean_filename("x" * 300, 255) == "x" * 255
+    assert clean_filename(None, 10) == "" and clean_filename("", 10) == ""
+
+
+def test_read_body_stops_at_the_limit_with_or_without_content_length() -> None:
+    assert _run(read_body(_request({}, [b"ab", b"cd"]), 4)) == b"abcd"
+    with pytest.raises(BodyTooLarge) as declared:
+        _run(read_body(_request({"content-length": "5"}, [b"abcde"]), 4))
+    assert declared.value.status == 413 and declared.value.extra == {"limit_bytes": 4}
+    with pytest.raises(BodyTooLarge):
+        _run(read_body(_request({}, [b"abc", b"de"]), 4))  # chunked: cut off while streaming
+    with pytest.raises(BadRequest, match="Content-Length"):
+        _run(read_body(_request({"content-length": "many"}, [b""]), 4))
+
+
+def test_a_client_that_goes_away_is_a_disconnect_not_an_error() -> None:
+    with pytest.raises(ClientDisconnect):
+        _run(read_body(_request({"content-type": "image/png"}, [b"\x89PNG"], disconnect=True), 1000))
+
+
+@pytest.mark.parametrize(
+    ("headers", "chunks", "code"),
+    [
+        ({"content-type": "text/plain"}, [b"x"], "unsupported_media_type"),
+        ({}, [b"x"], "unsupported_media_type"),
+        ({"content-type": "image/png"}, [b""], "empty_file"),
+        ({"content-type": "multipart/form-data; boundary=B"}, [b"--B\r\n\r\n--B--\r\n"], "bad_multipart"),
+        (
+            {"content-type": "multipart/form-data; boundary=B"},
+            [b'--B\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--B--\r\n'],
+            "missing_file",
+        ),
+    ],
+)
+def test_read_pictures_refuses_what_is_not_a_picture(headers: dict[str, str], chunks: list[bytes], code: str) -> None:
+    with pytest.raises(ServiceError) as err:
+        _run(read_pictures(_request(headers, chunks), Settings()))
+    assert err.value.code == code
+    assert isinstance(err.value, BadRequest | UnsupportedMediaType)
+
+
+def test_read_pictures_names_raw_bodies() -> None:
+    read: Callable[[dict[str, str]], object] = lambda h: _run(read_pictures(_request(h, [b"data"]), Settings()))  # noqa: E731
+    [named] = read({"content-type": "image/png", "x-filename": "a.png"})  # type: ignore[misc]
+    [unnamed] = read({"content-type": "image/jpeg"})  # type: ignore[misc]
+    assert (named.filename, named.data) == ("a.png", b"data") and unnamed.filename == "upload.jpg"
