@@ -114,11 +114,15 @@ def running_service(
 
 
 def post_image(url: str, data: bytes, filename: str, content_type: str = "image/png") -> tuple[int, bytes]:
-    req = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": content_type, "X-Filename": filename}
-    )
+    status, _, body = post(url, data, {"Content-Type": content_type, "X-Filename": filename})
+    return status, body
+
+
+def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """POST on loopback; (status, headers with lower-case names, body) whatever the status."""
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()

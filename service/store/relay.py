@@ -98,7 +98,7 @@ class Relay:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
             if self.error is not None:
-                log.warning("relay to %s works again after %d failed rounds", self.sink.name, self.rounds_failed)
+                log.info("relay to %s works again after %d failed rounds", self.sink.name, self.rounds_failed)
                 self.error = None
                 self.metrics.relay_degraded.set(0)
             backoff = FIRST_BACKOFF_S

@@ -235,7 +235,7 @@ class SqliteFile:
             self.last_write_error = message
             return StoreUnavailable(f"the prediction could not be recorded: {message}")
         if self.last_write_error is not None:
-            log.warning("recording in %s works again after %d failed writes", self.path, self.write_failures)
+            log.info("recording in %s works again after %d failed writes", self.path, self.write_failures)
             self.last_write_error = None
         return None
 

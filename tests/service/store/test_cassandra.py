@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 
+from service.store.cassandra_schema import TABLE_DDL
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
 from tests.utils import ROOT, free_port, need, png_bytes, post_image, running_service, wait_ready
 from train import mnist
@@ -192,10 +193,28 @@ def test_wrong_settings_are_one_clear_line(node: Node, tmp_path: Path, change: d
 
 def test_migrate_is_idempotent_and_never_drops(node: Node, keyspace: str, tmp_path: Path) -> None:
     env = {**os.environ, **service_env(node, keyspace, tmp_path / "var")}
+    # A table as the first schema made it (before the `door` column), with a row in it.
+    node.cql(f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}")
+    old_ddl = TABLE_DDL.format(keyspace=keyspace, ttl=0)
+    assert "door" not in old_ddl
+    node.cql(old_ddl)
+    old_id = uuid.uuid1()
+    node.cql(
+        f"INSERT INTO {keyspace}.predictions (day, id, created_at, filename, digit, confidence, probabilities, "
+        f"model_sha, image_sha256, image_bytes, width, height, client, latency_ms) VALUES ('{dt.date.today()}', "
+        f"{old_id}, toTimestamp(now()), 'old.png', 3, 0.9, [0.1], 'm', 'i', 1, 28, 28, '', 1.0)"
+    )
     for _ in range(2):
         subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, timeout=120)
     node.cql(f"INSERT INTO {keyspace}.predictions (day, id, filename, digit) VALUES ('2026-01-01', now(), 'x', 1)")
     subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, timeout=120)
-    assert len(rows(node, keyspace)) == 1
+    assert len(rows(node, keyspace)) == 2
     desc = node.cql(f"DESCRIBE TABLE {keyspace}.predictions")
-    assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc
+    assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc and "door text" in desc
+    # A row written before the column existed reads back with the default door.
+    with (
+        running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _),
+        urllib.request.urlopen(f"{base}/v1/predictions/{old_id}") as resp,
+    ):
+        old = json.loads(resp.read())
+    assert (old["filename"], old["digit"], old["door"]) == ("old.png", 3, "v1")

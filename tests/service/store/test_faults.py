@@ -1,0 +1,209 @@
+"""Real faults under the outbox, with a real Cassandra behind it: the outbox's filesystem fills
+up, or goes read-only, while uploads go on. Nothing answered is lost, the service never restarts,
+`/readyz` says what is wrong while it is, and recording resumes by itself.
+
+The outbox lives on a small ext4 filesystem in a loop-mounted file (root only; CI runs as root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cassandra_node import Node, rows, service_env, wait_drained
+from tests.utils import need, png_bytes, post, running_service
+from train import mnist
+
+pytestmark = [pytest.mark.cassandra, pytest.mark.slow, pytest.mark.faults]
+
+
+@dataclass
+class LoopFs:
+    image: Path
+    mnt: Path
+
+    def mount(self) -> None:
+        # A loop device of its own every time: `mount -o loop` would reuse the device of a failed
+        # mount that is still held open, and with it the failed (read-only) filesystem.
+        device = subprocess.run(
+            ["losetup", "-f", "--show", str(self.image)], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(self.mnt)], check=True)
+
+    @property
+    def device(self) -> str:
+        out = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(self.mnt)], capture_output=True, text=True)
+        return out.stdout.strip().splitlines()[-1]
+
+    def fill(self) -> Path:
+        """Write a file until the filesystem is full."""
+        filler = self.mnt / "filler"
+        with filler.open("wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * (1 << 20))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError:
+                pass
+        return filler
+
+    def fail_read_only(self) -> None:
+        """An ext4 error with errors=remount-ro: the kernel turns the filesystem read-only at once,
+        as it would after a failing disk or a corrupt block."""
+        name = Path(self.device).name
+        Path(f"/sys/fs/ext4/{name}/trigger_fs_error").write_text("1")
+
+    def remount_repaired(self) -> None:
+        """What an operator does: detach the failed filesystem, check it, mount it again."""
+        subprocess.run(["umount", "-l", str(self.mnt)], check=True)
+        fsck = subprocess.run(["e2fsck", "-fy", str(self.image)], capture_output=True, text=True)
+        assert fsck.returncode < 4, fsck.stdout + fsck.stderr  # 0-3: clean or corrected
+        self.mount()
+
+
+@pytest.fixture
+def loop_fs(tmp_path: Path) -> Iterator[LoopFs]:
+    need(os.geteuid() == 0, "mounting a loop filesystem needs root")
+    need(all(shutil.which(t) for t in ("mkfs.ext4", "losetup", "e2fsck", "findmnt")), "needs e2fsprogs, util-linux")
+    fs = LoopFs(tmp_path / "outbox.ext4", tmp_path / "mnt")
+    fs.mnt.mkdir()
+    subprocess.run(["truncate", "-s", "48M", str(fs.image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(fs.image)], check=True)
+    fs.mount()
+    try:
+        yield fs
+    finally:
+        while subprocess.run(["umount", "-l", str(fs.mnt)], capture_output=True).returncode == 0:
+            pass  # every stacked mount
+        loops = subprocess.run(["losetup", "-j", str(fs.image)], capture_output=True, text=True).stdout
+        for line in loops.splitlines():
+            subprocess.run(["losetup", "-d", line.split(":")[0]], check=False)
+
+
+@dataclass
+class Uploads:
+    base: str
+    data: bytes
+    answered: list[str] = field(default_factory=list)
+    refused: list[tuple[int, dict[str, str], dict[str, object]]] = field(default_factory=list)
+
+    def one(self) -> int:
+        status, headers, body = post(
+            self.base + "/v1/predict", self.data, {"Content-Type": "image/png", "X-Filename": "fault.png"}
+        )
+        if status == 200:
+            self.answered.append(json.loads(body)["predictions"][0]["id"])
+        else:
+            self.refused.append((status, headers, json.loads(body)))
+        return status
+
+    def until(self, done: Callable[[int], bool], limit: int = 5000, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        for _ in range(limit):
+            if done(self.one()) or time.monotonic() > deadline:
+                return
+        raise AssertionError(f"not reached after {limit} uploads")
+
+
+def _readyz(base: str) -> tuple[int, dict[str, object]]:
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def digit_png(mnist_dir: Path) -> bytes:
+    return png_bytes(np.asarray(mnist.load_split(mnist_dir, "t10k").images[0]))
+
+
+def _check_refusals(refused: list[tuple[int, dict[str, str], dict[str, object]]]) -> None:
+    assert refused, "the fault never reached the requests"
+    for status, headers, body in refused:
+        assert status == 503 and int(headers["retry-after"]) >= 1, (status, body)
+        assert body["error"]["code"] == "store_unavailable"  # type: ignore[index]
+
+
+def _check_log(log: Path) -> None:
+    text = log.read_text()
+    print(text)
+    assert "Traceback" not in text, text[-3000:]
+    # One line per new kind of failure, not two tracebacks per request.
+    assert text.count("cannot record in") <= 10, text[-3000:]
+
+
+def test_outbox_disk_fills_up_and_recovers(node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes) -> None:
+    keyspace = f"t_{uuid.uuid4().hex[:12]}"
+    env = service_env(node, keyspace, loop_fs.mnt / "var")
+    log = tmp_path / "server.log"
+    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
+        up = Uploads(base, digit_png)
+        for _ in range(50):
+            assert up.one() == 200
+        filler = loop_fs.fill()
+        up.until(lambda status: len(up.refused) >= 20)  # the WAL reuses its pages for a while first
+        _check_refusals(up.refused)
+        status, body = _readyz(base)
+        assert status == 200 and body["status"] == "degraded", body
+        assert any("full" in r for r in body["store"]["reasons"]), body  # type: ignore[index]
+        filler.unlink()  # the operator frees space; nobody restarts anything
+        fixed = time.monotonic()
+        up.until(lambda status: status == 200, seconds=60)
+        resumed_s = time.monotonic() - fixed
+        for _ in range(50):
+            assert up.one() == 200
+        wait_drained(base, timeout=120)
+        assert _readyz(base)[1]["status"] == "ready"
+        assert proc.poll() is None
+    stored = {str(r[0]) for r in rows(node, keyspace)}
+    assert sorted(set(up.answered) - stored) == []  # 0 answered records lost
+    assert stored == set(up.answered)  # and nothing refused was recorded
+    _check_log(log)
+    print(
+        f"full disk: {len(up.answered)} answered and stored, {len(up.refused)} refused with 503, "
+        f"answering again {resumed_s:.1f} s after space was freed"
+    )
+
+
+def test_outbox_disk_turns_read_only_and_is_remounted(
+    node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes
+) -> None:
+    keyspace = f"t_{uuid.uuid4().hex[:12]}"
+    env = service_env(node, keyspace, loop_fs.mnt / "var")
+    log = tmp_path / "server.log"
+    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
+        up = Uploads(base, digit_png)
+        for _ in range(50):
+            assert up.one() == 200
+        loop_fs.fail_read_only()
+        up.until(lambda status: len(up.refused) >= 20)
+        _check_refusals(up.refused)
+        status, body = _readyz(base)
+        assert status == 200 and body["status"] == "degraded", body
+        loop_fs.remount_repaired()
+        fixed = time.monotonic()
+        up.until(lambda status: status == 200, seconds=60)
+        resumed_s = time.monotonic() - fixed
+        for _ in range(50):
+            assert up.one() == 200
+        wait_drained(base, timeout=120)
+        assert _readyz(base)[1]["status"] == "ready"
+        assert proc.poll() is None
+    stored = {str(r[0]) for r in rows(node, keyspace)}
+    assert sorted(set(up.answered) - stored) == []
+    assert stored == set(up.answered)
+    _check_log(log)
+    print(
+        f"read-only: {len(up.answered)} answered and stored, {len(up.refused)} refused with 503, "
+        f"answering again {resumed_s:.1f} s after the remount"
+    )
