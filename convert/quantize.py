@@ -45,7 +45,7 @@ class _Frames(CalibrationDataReader):  # type: ignore[misc]
 
     def __init__(self, model: OnnxModel, frames: np.ndarray, batch: int = 100) -> None:
         self._batches = iter(
-            [{model.card.input_name: model.to_tensor(frames[i : i + batch])} for i in range(0, len(frames), batch)]
+            [{model.card.input.name: model.to_tensor(frames[i : i + batch])} for i in range(0, len(frames), batch)]
         )
 
     def get_next(self) -> dict[str, np.ndarray] | None:

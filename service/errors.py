@@ -1,6 +1,7 @@
 """The one error root. Everything the service refuses carries its HTTP status, a stable machine
 code and a message for people; the doors translate it (one handler per transport), nothing else
-builds error bodies."""
+builds error bodies. Most errors are a ServiceError with their status and code; subclasses exist
+where someone catches that kind on its own (store outages, pictures that are too large, ...)."""
 
 from __future__ import annotations
 
@@ -9,46 +10,24 @@ from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
-    """A request the service cannot serve as asked. Subclasses fix `status` and `code`."""
+    """A request the service cannot serve as asked."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
+        # An instance may name its own status and finer code; the class gives the defaults.
+        if status is not None:
+            self.status = status  # type: ignore[misc]
         if code is not None:
-            self.code = code  # type: ignore[misc]  # an instance may name a finer code
+            self.code = code  # type: ignore[misc]
         self.extra = extra
 
 
-class BadRequest(ServiceError):
-    status = 400
-    code = "bad_request"
-
-
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
-
-
-class TooLarge(ServiceError):
-    status = 413
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class Unprocessable(ServiceError):
-    status = 422
-    code = "unprocessable"
-
-
 class Unavailable(ServiceError):
-    """The service cannot take the request right now; the client should retry later."""
+    """The service cannot take the request right now; the client should retry after a while."""
 
     status = 503
     code = "unavailable"
@@ -64,8 +43,7 @@ class StoreUnavailable(Unavailable):
 class ModelFailed(ServiceError):
     """The model itself failed on a batch: a server fault, reported without a traceback per request."""
 
-    status = 500
-    code = "inference_failed"
+    status, code = 500, "inference_failed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from service.api.state import Services, client_of, services
 from service.api.uploads import read_body
 from service.core.card import ModelCard
-from service.errors import BadRequest, NotFound, TooLarge
+from service.errors import ServiceError
 
 DOOR = "oip"
 MODEL_NAME = "mnist"
@@ -39,24 +39,24 @@ class InferRequest:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise BadRequest(f"the body is not JSON: {message}", code="bad_json") from None
+            raise ServiceError(f"the body is not JSON: {message}", code="bad_json") from None
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or len(body["inputs"]) != 1:
-            raise BadRequest('the body must be {"inputs": [one tensor]}')
+            raise ServiceError('the body must be {"inputs": [one tensor]}')
         spec = body["inputs"][0]
         if not isinstance(spec, dict):
-            raise BadRequest("an input must be an object")
-        if spec.get("name", card.input_name) != card.input_name:
-            raise BadRequest(
-                f"unknown input {spec.get('name')!r}: the model's input is {card.input_name!r}", code="unknown_input"
+            raise ServiceError("an input must be an object")
+        if spec.get("name", card.input.name) != card.input.name:
+            raise ServiceError(
+                f"unknown input {spec.get('name')!r}: the model's input is {card.input.name!r}", code="unknown_input"
             )
         outputs = body.get("outputs", [])
         if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
-            raise BadRequest("outputs must be a list of objects")
-        names = tuple(str(o.get("name")) for o in outputs) or (card.output_name,)
-        unknown = [n for n in names if n != card.output_name]
+            raise ServiceError("outputs must be a list of objects")
+        names = tuple(str(o.get("name")) for o in outputs) or (card.output.name,)
+        unknown = [n for n in names if n != card.output.name]
         if unknown:
-            raise BadRequest(
-                f"unknown output {unknown[0]!r}: the model's output is {card.output_name!r}", code="unknown_output"
+            raise ServiceError(
+                f"unknown output {unknown[0]!r}: the model's output is {card.output.name!r}", code="unknown_output"
             )
         request_id = body.get("id")
         return cls(request_id if isinstance(request_id, str) else None, _tensor(spec, card), names)
@@ -64,29 +64,31 @@ class InferRequest:
 
 def _tensor(spec: dict[str, Any], card: ModelCard) -> np.ndarray:
     if spec.get("datatype") != "FP32":
-        raise BadRequest(f"datatype must be FP32, got {spec.get('datatype')!r}", code="bad_datatype")
+        raise ServiceError(f"datatype must be FP32, got {spec.get('datatype')!r}", code="bad_datatype")
     shape = spec.get("shape")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise BadRequest("shape must be a list of positive integers", code="bad_shape")
-    hw = card.height * card.width
-    if shape[1:] not in ([card.height, card.width, 1], [hw]):
-        raise BadRequest(f"shape must be [N,{card.height},{card.width},1] or [N,{hw}], got {shape}", code="bad_shape")
+        raise ServiceError("shape must be a list of positive integers", code="bad_shape")
+    hw = card.input.height * card.input.width
+    if shape[1:] not in ([card.input.height, card.input.width, 1], [hw]):
+        raise ServiceError(
+            f"shape must be [N,{card.input.height},{card.input.width},1] or [N,{hw}], got {shape}", code="bad_shape"
+        )
     if shape[0] > MAX_TENSOR_BATCH:
-        raise TooLarge(f"at most {MAX_TENSOR_BATCH} images per request", code="batch_too_large")
+        raise ServiceError(f"at most {MAX_TENSOR_BATCH} images per request", status=413, code="batch_too_large")
     try:
         data = np.asarray(spec.get("data"), dtype=np.float32)
     except (ValueError, TypeError, RecursionError) as exc:
-        raise BadRequest(f"data must be numbers: {exc}", code="bad_data") from None
+        raise ServiceError(f"data must be numbers: {exc}", code="bad_data") from None
     if data.size != shape[0] * hw:
-        raise BadRequest(f"data has {data.size} values, shape {shape} needs {shape[0] * hw}", code="bad_data")
+        raise ServiceError(f"data has {data.size} values, shape {shape} needs {shape[0] * hw}", code="bad_data")
     if not np.all(np.isfinite(data)):
-        raise BadRequest("data must be finite numbers", code="bad_data")
-    return data.reshape(shape[0], card.height, card.width)
+        raise ServiceError("data must be finite numbers", code="bad_data")
+    return data.reshape(shape[0], card.input.height, card.input.width)
 
 
 def _model(request: Request) -> Services:
     if request.path_params.get("model") != MODEL_NAME:
-        raise NotFound(f"unknown model {request.path_params.get('model')!r}", code="model_not_found")
+        raise ServiceError(f"unknown model {request.path_params.get('model')!r}", status=404, code="model_not_found")
     return services(request)
 
 
@@ -122,14 +124,14 @@ async def metadata(request: Request) -> JSONResponse:
     responses: {200: {description: "name, versions, platform, inputs, outputs"}, 404: {description: "unknown model"}}
     """
     card = _model(request).predictor.model.card
-    nhwc, flat = [-1, card.height, card.width, 1], [-1, card.height * card.width]
+    nhwc, flat = [-1, card.input.height, card.input.width, 1], [-1, card.input.height * card.input.width]
     return JSONResponse(
         {
             "name": MODEL_NAME,
             "versions": [card.version],
             "platform": "onnxruntime_onnx",
-            "inputs": [{"name": card.input_name, "datatype": "FP32", "shape": nhwc}],
-            "outputs": [{"name": card.output_name, "datatype": "FP32", "shape": [-1, len(card.labels)]}],
+            "inputs": [{"name": card.input.name, "datatype": "FP32", "shape": nhwc}],
+            "outputs": [{"name": card.output.name, "datatype": "FP32", "shape": [-1, len(card.labels)]}],
             "parameters": {"accepted_input_shapes": [nhwc, flat], "normalisation": card.normalisation.to_json()},
         }
     )
@@ -157,7 +159,7 @@ async def infer(request: Request) -> JSONResponse:
         "model_name": MODEL_NAME,
         "model_version": card.version,
         "outputs": [
-            {"name": card.output_name, "datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()}
+            {"name": card.output.name, "datatype": "FP32", "shape": list(probs.shape), "data": probs.ravel().tolist()}
         ],
     }
     if parsed.id is not None:

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from service.api.state import client_of, services
 from service.api.uploads import read_pictures
 from service.api.v1 import outcome_json
+from service.core.predictor import refused
 from service.errors import ServiceError
 
 DOOR = "page"
@@ -47,11 +48,8 @@ class Page(HTTPEndpoint):
         summary: The upload page's plain form post (no JavaScript); answers HTML.
         responses:
           200: {description: "HTML page with the results"}
-          400: {description: "HTML page with the error"}
-          413: {description: "HTML page with the error"}
-          415: {description: "HTML page with the error"}
-          422: {description: "HTML page with the error"}
-          503: {description: "HTML page with the error: the prediction could not be recorded"}
+          4XX: {description: "HTML page with the error (the codes of /v1/predict)"}
+          503: {description: "HTML page: the prediction could not be recorded"}
         """
         started = time.perf_counter()
         svc = services(request)
@@ -62,6 +60,5 @@ class Page(HTTPEndpoint):
             error: dict[str, object] = {"filename": "", "error": {"code": exc.code, "message": exc.message}}
             return await _render(request, [error], exc.status)
         items = [outcome_json(svc.predictor, o, started, include_frame=True) for o in outcomes]
-        failed = [o.failure for o in outcomes if o.failure is not None]
-        status = 200 if len(failed) < len(outcomes) else failed[0].status
-        return await _render(request, items, status=status)
+        failure = refused(outcomes)
+        return await _render(request, items, status=failure.status if failure else 200)

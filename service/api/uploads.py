@@ -11,7 +11,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from service.core.predictor import Picture
-from service.errors import BadRequest, TooLarge, UnsupportedMediaType
+from service.errors import ServiceError
 from service.settings import Settings
 
 RAW_TYPES = ("image/", "application/octet-stream")
@@ -25,8 +25,8 @@ _EXT = {
 }
 
 
-class BodyTooLarge(TooLarge):
-    code = "body_too_large"
+class BodyTooLarge(ServiceError):
+    status, code = 413, "body_too_large"
 
 
 def clean_filename(name: str | None, max_chars: int) -> str:
@@ -44,7 +44,7 @@ async def limited_stream(request: Request, limit: int) -> AsyncGenerator[bytes, 
         try:
             too_big = int(declared) > limit
         except ValueError:
-            raise BadRequest("Content-Length is not a number", code="bad_content_length") from None
+            raise ServiceError("Content-Length is not a number", code="bad_content_length") from None
         if too_big:
             raise BodyTooLarge(f"the request body is over the limit of {limit} bytes", limit_bytes=limit)
     seen = 0
@@ -68,16 +68,22 @@ async def read_pictures(request: Request, settings: Settings) -> list[Picture]:
     if media_type.startswith(RAW_TYPES):
         data = await read_body(request, settings.max_body_bytes)
         if not data:
-            raise BadRequest("the request body is empty", code="empty_file")
+            raise ServiceError("the request body is empty", code="empty_file")
         name = request.headers.get("x-filename") or request.query_params.get("filename")
         if not name:
             name = f"upload.{_EXT.get(media_type, 'bin')}"
         return [Picture(clean_filename(name, settings.max_filename_chars), data)]
     if not media_type:
-        raise UnsupportedMediaType(
-            "send multipart/form-data with file fields, or an image body with Content-Type image/*"
+        raise ServiceError(
+            "send multipart/form-data with file fields, or an image body with Content-Type image/*",
+            status=415,
+            code="unsupported_media_type",
         )
-    raise UnsupportedMediaType(f"Content-Type {media_type!r} is not accepted: send multipart/form-data or image/*")
+    raise ServiceError(
+        f"Content-Type {media_type!r} is not accepted: send multipart/form-data or image/*",
+        status=415,
+        code="unsupported_media_type",
+    )
 
 
 async def _multipart(request: Request, settings: Settings) -> list[Picture]:
@@ -92,8 +98,8 @@ async def _multipart(request: Request, settings: Settings) -> list[Picture]:
         form = await parser.parse()
     except MultiPartException as exc:
         if exc.message.startswith("Too many"):
-            raise TooLarge(exc.message, code="too_many_parts", max_files=settings.max_files) from None
-        raise BadRequest(f"the multipart body cannot be parsed: {exc.message}", code="bad_multipart") from None
+            raise ServiceError(exc.message, status=413, code="too_many_parts", max_files=settings.max_files) from None
+        raise ServiceError(f"the multipart body cannot be parsed: {exc.message}", code="bad_multipart") from None
     try:
         pictures = []
         for _, value in form.multi_items():
@@ -103,5 +109,5 @@ async def _multipart(request: Request, settings: Settings) -> list[Picture]:
     finally:
         await form.close()
     if not pictures:
-        raise BadRequest("the form has no file part (use a field named 'file')", code="missing_file")
+        raise ServiceError("the form has no file part (use a field named 'file')", code="missing_file")
     return pictures

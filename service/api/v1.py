@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse
 from service.api.errors import error_body
 from service.api.state import client_of, services
 from service.api.uploads import read_pictures
-from service.core.predictor import Outcome, Predictor
-from service.errors import BadRequest, NotFound
+from service.core.predictor import Outcome, Predictor, refused
+from service.errors import ServiceError
 
 DOOR = "v1"
 
@@ -79,9 +79,11 @@ async def predict(request: Request) -> JSONResponse:
     outcomes = await svc.predictor.predict_pictures(pictures, DOOR, client_of(request))
     include_frame = "frame" in request.query_params.get("include", "").split(",")
     items = [outcome_json(svc.predictor, o, started, include_frame) for o in outcomes]
-    if all(o.record is None for o in outcomes):
-        first = next(o.failure for o in outcomes if o.failure is not None)
-        return JSONResponse({**error_body(first.code, first.message), "predictions": items}, status_code=first.status)
+    failure = refused(outcomes)
+    if failure is not None:
+        return JSONResponse(
+            {**error_body(failure.code, failure.message), "predictions": items}, status_code=failure.status
+        )
     return JSONResponse({"predictions": items})
 
 
@@ -89,7 +91,7 @@ def _parse_id(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise BadRequest(f"{text!r} is not a prediction id (a UUID)", code="bad_id") from None
+        raise ServiceError(f"{text!r} is not a prediction id (a UUID)", code="bad_id") from None
 
 
 async def list_predictions(request: Request) -> JSONResponse:
@@ -108,9 +110,9 @@ async def list_predictions(request: Request) -> JSONResponse:
     try:
         limit = int(raw_limit)
     except ValueError:
-        raise BadRequest(f"limit {raw_limit!r} is not a number", code="bad_limit") from None
+        raise ServiceError(f"limit {raw_limit!r} is not a number", code="bad_limit") from None
     if not 1 <= limit <= svc.settings.recent_limit_max:
-        raise BadRequest(f"limit must be 1..{svc.settings.recent_limit_max}", code="bad_limit")
+        raise ServiceError(f"limit must be 1..{svc.settings.recent_limit_max}", code="bad_limit")
     before_raw = request.query_params.get("before")
     before = _parse_id(before_raw) if before_raw else None
     records = await svc.predictor.store.recent(limit, before)
@@ -132,7 +134,7 @@ async def get_prediction(request: Request) -> JSONResponse:
     record_id = _parse_id(request.path_params["id"])
     record = await svc.predictor.store.get(record_id)
     if record is None:
-        raise NotFound(f"no prediction with id {record_id}")
+        raise ServiceError(f"no prediction with id {record_id}", status=404, code="not_found")
     return JSONResponse(record.as_json())
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 LAYOUTS = ("NHWC", "NCHW", "NF")  # NF: flat [N, H*W]
+# The fields that say how to run a model; a derived model (e.g. quantised) keeps them.
+_CONTRACT = ("input", "output", "normalisation", "labels", "opset")
 # Keys of the JSON file that the typed fields below own; everything else is a measured figure.
 _OWN_KEYS = (
     "name",
@@ -101,27 +103,6 @@ class ModelCard:
     figures: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where it was read from
 
-    # --- what the service reads ---
-    @property
-    def input_name(self) -> str:
-        return self.input.name
-
-    @property
-    def output_name(self) -> str:
-        return self.output.name
-
-    @property
-    def layout(self) -> str:
-        return self.input.layout
-
-    @property
-    def height(self) -> int:
-        return self.input.height
-
-    @property
-    def width(self) -> int:
-        return self.input.width
-
     # --- building and deriving (the pipeline and the quantiser) ---
     @classmethod
     def for_model(cls, name: str, onnx_file: Path, **fields: Any) -> ModelCard:
@@ -137,17 +118,10 @@ class ModelCard:
         )
 
     def derive(self, name: str, onnx_file: Path, drop: tuple[str, ...] = ()) -> ModelCard:
-        """The card of a model made from this one (e.g. quantised), without the figures in `drop`."""
-        return ModelCard.for_model(
-            name,
-            onnx_file,
-            input=self.input,
-            output=self.output,
-            normalisation=self.normalisation,
-            labels=self.labels,
-            opset=self.opset,
-            figures={k: v for k, v in self.figures.items() if k not in drop},
-        )
+        """The card of a model made from this one (e.g. quantised): the same contract, a new file,
+        the figures but those in `drop` (they were measured on the other model)."""
+        fresh = ModelCard.for_model(name, onnx_file, **{k: getattr(self, k) for k in _CONTRACT})
+        return fresh.with_figures(**{k: v for k, v in self.figures.items() if k not in drop})
 
     def with_figures(self, **figures: Any) -> ModelCard:
         return dataclasses.replace(self, figures={**self.figures, **figures})
@@ -197,9 +171,9 @@ class ModelCard:
             raise ModelCardError(f"model card not found: {path}") from exc
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelCardError(f"model card {path} is unreadable: {exc!r}") from exc
-        if card.layout not in LAYOUTS:
-            raise ModelCardError(f"model card {path}: unknown layout {card.layout!r}")
-        if card.height <= 0 or card.width <= 0:
+        if card.input.layout not in LAYOUTS:
+            raise ModelCardError(f"model card {path}: unknown layout {card.input.layout!r}")
+        if card.input.height <= 0 or card.input.width <= 0:
             raise ModelCardError(f"model card {path}: input height and width must be positive")
         if card.normalisation.std == 0.0:
             raise ModelCardError(f"model card {path}: normalisation std is 0")

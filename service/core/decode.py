@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from service.errors import BadRequest, TooLarge, UnsupportedMediaType
+from service.errors import ServiceError
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 # Long side the analysis works at (framing.py): JPEGs are decoded at the smallest DCT scale
@@ -32,20 +32,20 @@ _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "
 WORK_MODES = ("L", "RGB", "RGBA", "LA", "F", "I")
 
 
-class EmptyImage(BadRequest):
+class EmptyImage(ServiceError):
     code = "empty_file"
 
 
-class CorruptImage(BadRequest):
+class CorruptImage(ServiceError):
     code = "corrupt_image"
 
 
-class UnsupportedImage(UnsupportedMediaType):
-    code = "unsupported_image_type"
+class UnsupportedImage(ServiceError):
+    status, code = 415, "unsupported_image_type"
 
 
-class ImageTooLarge(TooLarge):
-    code = "image_too_large"
+class ImageTooLarge(ServiceError):
+    status, code = 413, "image_too_large"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
-from service.errors import Unprocessable
+from service.errors import ServiceError
 
 FRAME = 28
 BOX = 20
@@ -24,8 +24,8 @@ CENTRE = 14.0
 STAT_SAMPLES = 16_384
 
 
-class BlankImage(Unprocessable):
-    code = "no_ink"
+class BlankImage(ServiceError):
+    status, code = 422, "no_ink"
 
 
 @dataclass(frozen=True)

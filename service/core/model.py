@@ -91,8 +91,8 @@ class OnnxModel:
         except ORT_ERRORS as exc:
             raise ModelCardError(f"onnxruntime cannot load {card.model_file}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
-        if card.input_name not in names:
-            raise ModelCardError(f"the model has inputs {names}, the card names {card.input_name!r}")
+        if card.input.name not in names:
+            raise ModelCardError(f"the model has inputs {names}, the card names {card.input.name!r}")
         self.threads = opts.intra_op_num_threads
 
     def to_tensor(self, frames: np.ndarray) -> np.ndarray:
@@ -108,15 +108,15 @@ class OnnxModel:
 
     def to_layout(self, x: np.ndarray) -> np.ndarray:
         """Any [N, H, W(, 1)] or [N, H*W] float tensor -> the layout the model takes."""
-        n, h, w = x.shape[0], self.card.height, self.card.width
-        if self.card.layout == "NHWC":
+        n, h, w = x.shape[0], self.card.input.height, self.card.input.width
+        if self.card.input.layout == "NHWC":
             return x.reshape(n, h, w, 1)
-        if self.card.layout == "NCHW":
+        if self.card.input.layout == "NCHW":
             return x.reshape(n, 1, h, w)
         return x.reshape(n, h * w)
 
     def run_tensor(self, tensor: np.ndarray) -> np.ndarray:
-        out = self.session.run([self.card.output_name], {self.card.input_name: tensor})[0]
+        out = self.session.run([self.card.output.name], {self.card.input.name: tensor})[0]
         return np.asarray(out, dtype=np.float32)
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
@@ -124,7 +124,7 @@ class OnnxModel:
         return self.run_tensor(self.to_tensor(frames))
 
     def warm_up(self) -> None:
-        self.predict(np.zeros((1, self.card.height, self.card.width), dtype=np.uint8))
+        self.predict(np.zeros((1, self.card.input.height, self.card.input.width), dtype=np.uint8))
 
     def close(self) -> None:
         # ORT frees the session with the object; drop our reference so it can.

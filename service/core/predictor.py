@@ -49,6 +49,13 @@ class Outcome:
     inference_ms: float = 0.0
 
 
+def refused(outcomes: list[Outcome]) -> Failure | None:
+    """The request's own failure when no picture in it was answered: that of the first one."""
+    if any(o.record is not None for o in outcomes):
+        return None
+    return next(o.failure for o in outcomes if o.failure is not None)
+
+
 class RequestTooLarge(decode.ImageTooLarge):
     code = "request_too_large"
 
@@ -186,8 +193,8 @@ class Predictor:
             model_sha=self.model.card.sha256,
             image_sha256=sha,
             image_bytes=size,
-            width=frame.width if frame else self.model.card.width,
-            height=frame.height if frame else self.model.card.height,
+            width=frame.width if frame else self.model.card.input.width,
+            height=frame.height if frame else self.model.card.input.height,
             client=client,
             latency_ms=round((time.perf_counter() - started) * 1e3, 3),
             door=door,

@@ -59,29 +59,19 @@ class CassandraStartupError(Exception):
 
 
 class RetryTimeouts(RetryPolicy):  # type: ignore[misc]
-    """Retry a timed-out write or read a few times: the writes are idempotent by record id."""
+    """Retry a timed-out write or read a few times: the writes are idempotent by record id.
+    (The driver passes everything but the query by keyword.)"""
 
-    def on_write_timeout(
-        self,
-        query: Any,
-        consistency: Any,
-        write_type: Any,
-        required_responses: int,
-        received_responses: int,
-        retry_num: int,
-    ) -> tuple[Any, Any]:
-        return (self.RETRY, consistency) if retry_num < 3 else (self.RETHROW, None)
+    MAX_RETRIES = 3
 
-    def on_read_timeout(
-        self,
-        query: Any,
-        consistency: Any,
-        required_responses: int,
-        received_responses: int,
-        data_retrieved: bool,
-        retry_num: int,
-    ) -> tuple[Any, Any]:
-        return (self.RETRY, consistency) if retry_num < 3 else (self.RETHROW, None)
+    def _again(self, consistency: Any, retry_num: int) -> tuple[Any, Any]:
+        return (self.RETRY, consistency) if retry_num < self.MAX_RETRIES else (self.RETHROW, None)
+
+    def on_write_timeout(self, query: Any, consistency: Any, retry_num: int = 0, **_: Any) -> tuple[Any, Any]:
+        return self._again(consistency, retry_num)
+
+    def on_read_timeout(self, query: Any, consistency: Any, retry_num: int = 0, **_: Any) -> tuple[Any, Any]:
+        return self._again(consistency, retry_num)
 
 
 def _replication_cql(text: str) -> str:

@@ -9,22 +9,12 @@ import pytest
 
 from service.core.card import ModelCard, sha256_file
 from service.core.model import OnnxModel
-from service.settings import Settings
 from tests.utils import ROOT, png_bytes
 from train import evaluate, mnist
 
+pytestmark = pytest.mark.train  # needs onnx and the quantiser (the [train] extra)
+
 INT8_CARD = ROOT / "models" / "mnist-cnn-int8.card.json"
-
-
-def test_the_service_serves_the_int8_model_by_default(card_path: Path) -> None:
-    assert card_path == INT8_CARD
-    assert Settings.from_env({}).model_card == INT8_CARD
-    assert Settings.from_env({"MNIST_MODEL_CARD": "models/mnist-cnn.card.json"}).model_card == Path(
-        "models/mnist-cnn.card.json"
-    )
-
-
-pytestmark = pytest.mark.train
 
 
 def test_committed_int8_model_is_within_budget_and_its_card_is_true(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import Settings, SettingsError, parse_replication
+from service.settings import INT8_CARD, Settings, SettingsError, parse_replication
 
 
 def test_defaults_and_parsing() -> None:
@@ -60,3 +60,11 @@ def test_replication_maps() -> None:
     for bad in ("SimpleStrategy:0", "NetworkTopologyStrategy:", "NetworkTopologyStrategy:dc1", "Other:1"):
         with pytest.raises(SettingsError):
             parse_replication(bad)
+
+
+def test_the_service_serves_the_int8_model_by_default(card_path: Path) -> None:
+    assert card_path == INT8_CARD
+    assert Settings.from_env({}).model_card == INT8_CARD
+    assert Settings.from_env({"MNIST_MODEL_CARD": "models/mnist-cnn.card.json"}).model_card == Path(
+        "models/mnist-cnn.card.json"
+    )

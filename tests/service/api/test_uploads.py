@@ -10,7 +10,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
 from service.api.uploads import BodyTooLarge, clean_filename, read_body, read_pictures
-from service.errors import BadRequest, ServiceError, UnsupportedMediaType
+from service.errors import ServiceError
 from service.settings import Settings
 
 
@@ -53,7 +53,7 @@ def test_read_body_stops_at_the_limit_with_or_without_content_length() -> None:
     assert declared.value.status == 413 and declared.value.extra == {"limit_bytes": 4}
     with pytest.raises(BodyTooLarge):
         _run(read_body(_request({}, [b"abc", b"de"]), 4))  # chunked: cut off while streaming
-    with pytest.raises(BadRequest, match="Content-Length"):
+    with pytest.raises(ServiceError, match="Content-Length"):
         _run(read_body(_request({"content-length": "many"}, [b""]), 4))
 
 
@@ -80,7 +80,7 @@ def test_read_pictures_refuses_what_is_not_a_picture(headers: dict[str, str], ch
     with pytest.raises(ServiceError) as err:
         _run(read_pictures(_request(headers, chunks), Settings()))
     assert err.value.code == code
-    assert isinstance(err.value, BadRequest | UnsupportedMediaType)
+    assert 400 <= err.value.status < 500
 
 
 def test_read_pictures_names_raw_bodies() -> None:

@@ -136,30 +136,33 @@ def _check_refusals(refused: list[tuple[int, dict[str, str], dict[str, object]]]
 
 def _check_log(log: Path) -> None:
     text = log.read_text()
-    print(text)
     assert "Traceback" not in text, text[-3000:]
     # One line per new kind of failure, not two tracebacks per request.
     assert text.count("cannot record in") <= 10, text[-3000:]
 
 
-def test_outbox_disk_fills_up_and_recovers(node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes) -> None:
+def _fault_under_load(
+    node: Node, loop_fs: LoopFs, tmp_path: Path, data: bytes, fault: Callable[[], object], repair: Callable[[], object]
+) -> tuple[Uploads, float]:
+    """Upload, inject the fault, keep uploading until requests are refused, check what the service
+    says, repair, keep uploading until it answers again, let the outbox drain; then count rows."""
     keyspace = f"t_{uuid.uuid4().hex[:12]}"
-    env = service_env(node, keyspace, loop_fs.mnt / "var")
     log = tmp_path / "server.log"
+    env = service_env(node, keyspace, loop_fs.mnt / "var")
     with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
-        up = Uploads(base, digit_png)
+        up = Uploads(base, data)
         for _ in range(50):
             assert up.one() == 200
-        filler = loop_fs.fill()
-        up.until(lambda status: len(up.refused) >= 20)  # the WAL reuses its pages for a while first
+        fault()
+        up.until(lambda status: len(up.refused) >= 20)  # a WAL may reuse its pages for a while first
         _check_refusals(up.refused)
         status, body = _readyz(base)
         assert status == 200 and body["status"] == "degraded", body
-        assert any("full" in r for r in body["store"]["reasons"]), body  # type: ignore[index]
-        filler.unlink()  # the operator frees space; nobody restarts anything
-        fixed = time.monotonic()
+        assert body["store"]["reasons"], body  # type: ignore[index]
+        repair()  # nobody restarts anything
+        repaired = time.monotonic()
         up.until(lambda status: status == 200, seconds=60)
-        resumed_s = time.monotonic() - fixed
+        resumed_s = time.monotonic() - repaired
         for _ in range(50):
             assert up.one() == 200
         wait_drained(base, timeout=120)
@@ -169,6 +172,13 @@ def test_outbox_disk_fills_up_and_recovers(node: Node, loop_fs: LoopFs, tmp_path
     assert sorted(set(up.answered) - stored) == []  # 0 answered records lost
     assert stored == set(up.answered)  # and nothing refused was recorded
     _check_log(log)
+    return up, resumed_s
+
+
+def test_outbox_disk_fills_up_and_recovers(node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes) -> None:
+    filler = loop_fs.mnt / "filler"
+    up, resumed_s = _fault_under_load(node, loop_fs, tmp_path, digit_png, loop_fs.fill, filler.unlink)
+    assert any("full" in body["error"]["message"] for _, _, body in up.refused)  # type: ignore[index]
     print(
         f"full disk: {len(up.answered)} answered and stored, {len(up.refused)} refused with 503, "
         f"answering again {resumed_s:.1f} s after space was freed"
@@ -178,31 +188,9 @@ def test_outbox_disk_fills_up_and_recovers(node: Node, loop_fs: LoopFs, tmp_path
 def test_outbox_disk_turns_read_only_and_is_remounted(
     node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes
 ) -> None:
-    keyspace = f"t_{uuid.uuid4().hex[:12]}"
-    env = service_env(node, keyspace, loop_fs.mnt / "var")
-    log = tmp_path / "server.log"
-    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
-        up = Uploads(base, digit_png)
-        for _ in range(50):
-            assert up.one() == 200
-        loop_fs.fail_read_only()
-        up.until(lambda status: len(up.refused) >= 20)
-        _check_refusals(up.refused)
-        status, body = _readyz(base)
-        assert status == 200 and body["status"] == "degraded", body
-        loop_fs.remount_repaired()
-        fixed = time.monotonic()
-        up.until(lambda status: status == 200, seconds=60)
-        resumed_s = time.monotonic() - fixed
-        for _ in range(50):
-            assert up.one() == 200
-        wait_drained(base, timeout=120)
-        assert _readyz(base)[1]["status"] == "ready"
-        assert proc.poll() is None
-    stored = {str(r[0]) for r in rows(node, keyspace)}
-    assert sorted(set(up.answered) - stored) == []
-    assert stored == set(up.answered)
-    _check_log(log)
+    up, resumed_s = _fault_under_load(
+        node, loop_fs, tmp_path, digit_png, loop_fs.fail_read_only, loop_fs.remount_repaired
+    )
     print(
         f"read-only: {len(up.answered)} answered and stored, {len(up.refused)} refused with 503, "
         f"answering again {resumed_s:.1f} s after the remount"
