@@ -9,6 +9,7 @@ import pytest
 
 from service.core.card import ModelCard, sha256_file
 from service.core.model import OnnxModel
+from service.settings import Settings
 from tests.utils import ROOT, png_bytes
 from train import evaluate, mnist
 
