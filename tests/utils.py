@@ -67,20 +67,61 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> float:
-    """Poll `url` until it answers 200; returns the seconds it took."""
+def wait_ready(
+    url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None, any_answer: bool = False
+) -> float:
+    """Poll `url` until it answers 200 (with `any_answer`, anything below 500); returns the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
+                if resp.status == 200 or any_answer:
                     return time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            if any_answer and exc.code < 500:
+                return time.monotonic() - started
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+@contextmanager
+def running(
+    cmd: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    timeout: float = 60.0,
+    any_answer: bool = False,
+) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """Any server command, in a session of its own on loopback; yields (process, seconds to ready)
+    and stops the whole process group (workers included) on the way out."""
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_ready(ready_url, timeout, proc, any_answer)
+        yield proc, time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
 
 
 @contextmanager
@@ -89,28 +130,10 @@ def running_service(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """`python -m service` on a free loopback port; yields (base URL, process, seconds to ready)."""
     port = free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        took = wait_ready(base + "/readyz", proc=proc)
+    cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args]
+    with running(cmd, base + "/readyz", env, log) as (proc, took):
         yield base, proc, took
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if log:
-            out.close()  # type: ignore[union-attr]
 
 
 def post_image(url: str, data: bytes, filename: str, content_type: str = "image/png") -> tuple[int, bytes]:

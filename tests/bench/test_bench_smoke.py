@@ -30,7 +30,12 @@ def test_bench_smoke_writes_its_results(tmp_path: Path) -> None:
     for r in rows:
         assert r["requests"] > 0 and r["rps"] > 0 and r["errors"] == 0 and r["rss_mb"] > 0
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
-    assert results["facts"]["process_start_to_ready_s_median"] > 0
+    facts = results["facts"]
+    assert facts["process_start_to_ready_s_median"] > 0
+    for mode in ("rgb", "rgba"):  # the hostile mix ran, was refused with 4xx only, the server lived
+        assert facts[f"hostile_{mode}_peak_worker_rss_mb"] > 0
+        assert all(400 <= int(s) < 500 for s in facts[f"hostile_{mode}_statuses"]), facts
+        assert facts[f"hostile_{mode}_request"].endswith("alive after: True")
     md = (tmp_path / "results.md").read_text()
     assert "| this service (sqlite, 1w) | png28 | 8 |" in md and results["commit"] in md
     assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"

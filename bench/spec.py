@@ -1,0 +1,73 @@
+"""What one run measures: the run spec, one value per question, instead of long argument lists."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "baselines")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    out: Path = BENCH
+    smoke: bool = False
+    workers: int = 2
+    concurrencies: tuple[int, ...] = (1, 8, 64)
+    seconds: float = 10.0  # per measured point
+    max_requests: int = 60_000  # per measured point: every wrk run is bounded in time and requests
+    warmup_s: float = 1.0  # unmeasured load before each point
+    cassandra_warmup_s: float = 90.0  # unmeasured load on a fresh JVM before its scenarios
+    cold_starts: int = 5
+    hostile_requests: int = 8  # concurrent requests of the hostile mix
+    hostile_files: int = 16  # blank max-pixel PNGs in each
+    parts: tuple[str, ...] = PARTS  # what to run (--only)
+
+    @classmethod
+    def parse(cls, argv: list[str] | None = None) -> RunSpec:
+        parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+        parser.add_argument("--smoke", action="store_true", help="seconds per scenario, this service only")
+        parser.add_argument("--out", type=Path, default=BENCH)
+        parser.add_argument("--seconds", type=float, default=cls.seconds)
+        parser.add_argument("--max-requests", type=int, default=cls.max_requests)
+        parser.add_argument("--workers", type=int, default=cls.workers)
+        parser.add_argument("--only", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
+        parser.add_argument("--no-baselines", action="store_true")
+        parser.add_argument("--no-cassandra", action="store_true")
+        parser.add_argument(
+            "--cassandra-warmup", type=float, default=cls.cassandra_warmup_s, help="seconds of unmeasured load"
+        )
+        args = parser.parse_args(argv)
+        parts = tuple(p.strip() for p in args.only.split(",")) if args.only else PARTS
+        unknown = set(parts) - set(PARTS)
+        if unknown:
+            parser.error(f"unknown parts {sorted(unknown)}: use {', '.join(PARTS)}")
+        if args.smoke:
+            return cls(
+                out=args.out,
+                smoke=True,
+                workers=1,
+                concurrencies=(1, 8),
+                seconds=2.0,
+                max_requests=2000,
+                cassandra=False,
+                baselines=False,
+                cold_starts=2,
+                hostile_requests=2,
+                parts=tuple(p for p in parts if p in ("cold", "hostile", "ours")),
+            )
+        dropped = {name for name, off in (("cassandra", args.no_cassandra), ("baselines", args.no_baselines)) if off}
+        return cls(
+            out=args.out,
+            workers=args.workers,
+            seconds=args.seconds,
+            max_requests=args.max_requests,
+            cassandra_warmup_s=args.cassandra_warmup,
+            parts=tuple(
+                p
+                for p in parts
+                if not (p == "cassandra" and args.no_cassandra or p == "baselines" and args.no_baselines)
+            ),
+        )
