@@ -65,9 +65,5 @@ class RunSpec:
             seconds=args.seconds,
             max_requests=args.max_requests,
             cassandra_warmup_s=args.cassandra_warmup,
-            parts=tuple(
-                p
-                for p in parts
-                if not (p == "cassandra" and args.no_cassandra or p == "baselines" and args.no_baselines)
-            ),
+            parts=tuple(p for p in parts if p not in dropped),
         )
