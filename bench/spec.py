@@ -52,8 +52,6 @@ class RunSpec:
                 concurrencies=(1, 8),
                 seconds=2.0,
                 max_requests=2000,
-                cassandra=False,
-                baselines=False,
                 cold_starts=2,
                 hostile_requests=2,
                 parts=tuple(p for p in parts if p in ("cold", "hostile", "ours")),
