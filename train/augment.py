@@ -1,6 +1,6 @@
 """Training-time augmentation: make MNIST look more like real uploads.
 
-Real pictures reach the model through `service.preprocess`, which frames them the way MNIST
+Real pictures reach the model through `service.core.framing`, which frames them the way MNIST
 was framed, but never exactly: the crop is a pixel off, the digit is tilted, the pen was
 thinner or thicker. Each augmentation below covers one of those differences.
 """

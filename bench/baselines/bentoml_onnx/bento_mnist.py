@@ -1,5 +1,5 @@
 """Baseline (c): a general-purpose model server, BentoML, serving the same ONNX model through
-the same preprocessing (the project's service.preprocess, put on sys.path by the benchmark).
+the same preprocessing (the project's service.core.framing, put on sys.path by the benchmark).
 Lives in its own venv; never imported by the project."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import bentoml  # noqa: E402
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
-from service import preprocess  # noqa: E402
+from service.core import framing  # noqa: E402
 
 
 @bentoml.service(workers=1, traffic={"timeout": 30})
@@ -27,7 +27,7 @@ class Mnist:
 
     @bentoml.api(route="/predict")
     def predict(self, file: Path) -> dict:  # a multipart upload, BentoML's own file input
-        frame = preprocess.prepare(file.read_bytes()).pixels
+        frame = framing.prepare(file.read_bytes()).pixels
         x = (frame.astype(np.float32) / 255.0).reshape(1, 28, 28, 1)
         probs = self.session.run(None, {"image": x})[0][0]
         return {"digit": int(probs.argmax()), "confidence": float(probs.max())}
