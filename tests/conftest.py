@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from service.settings import FLOAT_CARD, Settings, default_card
 from tests.cassandra_node import Node
-from tests.utils import need
+from tests.utils import ROOT, need
 from train import mnist
 
 
@@ -56,6 +57,26 @@ def client(settings: Settings) -> Iterator[object]:
 
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def docker_base() -> Iterator[str]:
+    """A Docker engine (Debian's, no bridge network) and the stand-in base image; yields its tag.
+    An engine this session started is stopped when the session ends."""
+    need(os.geteuid() == 0, "needs root to install and run a Docker engine")
+    running = (
+        shutil.which("docker") is not None and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    )
+    engine = subprocess.run(
+        [str(ROOT / "scripts" / "docker" / "engine")], capture_output=True, text=True, timeout=900, check=False
+    )
+    need(engine.returncode == 0, f"no Docker engine: {engine.stderr.strip()[-500:]}")
+    base = subprocess.run(
+        [str(ROOT / "scripts" / "docker" / "base-image")], capture_output=True, text=True, timeout=900, check=True
+    ).stdout.strip()
+    yield base
+    if not running:
+        subprocess.run([str(ROOT / "scripts" / "docker" / "engine"), "--stop"], check=False, timeout=120)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.cassandra_node import Node, rows, service_env, wait_drained
-from tests.utils import ROOT, free_port, need, png_bytes, post_image, wait_ready
+from tests.utils import ROOT, free_port, png_bytes, post_image, wait_ready
 from train import mnist
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -38,15 +38,8 @@ def image_size(tag: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def images() -> dict[str, str]:
-    need(os.geteuid() == 0, "needs root to install and run a Docker engine")
-    engine = subprocess.run(
-        [str(ROOT / "scripts" / "docker" / "engine")], capture_output=True, text=True, timeout=900, check=False
-    )
-    need(engine.returncode == 0, f"no Docker engine: {engine.stderr.strip()[-500:]}")
-    base = subprocess.run(
-        [str(ROOT / "scripts" / "docker" / "base-image")], capture_output=True, text=True, timeout=900, check=True
-    ).stdout.strip()
+def images(docker_base: str) -> dict[str, str]:
+    base = docker_base
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     for tag, dockerfile in ((RUNTIME, "Dockerfile"), (TRAIN, "Dockerfile.train")):
         started = time.monotonic()
@@ -215,3 +208,19 @@ def test_compose_file_validates(images: dict[str, str]) -> None:
     assert services["train"]["profiles"] == ["train"]  # training only when asked for
     assert services["service"]["read_only"] is True
     assert "healthcheck" in services["cassandra"]
+    assert services["service"]["ports"]  # the default (bridge) stack publishes the service on loopback
+    host_files = [
+        "-f",
+        "docker-compose.yml",
+        "-f",
+        "docker/compose.cassandra-local.yml",
+        "-f",
+        "docker/compose.host.yml",
+    ]
+    rendered = subprocess.run(
+        ["docker-compose", *host_files, "config"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    host = yaml.safe_load(rendered)["services"]
+    for name in ("cassandra", "migrate", "service"):
+        assert host[name]["network_mode"] == "host" and "ports" not in host[name], name
+    assert host["cassandra"]["build"]["dockerfile"] == "docker/cassandra/Dockerfile"

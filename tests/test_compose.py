@@ -1,0 +1,164 @@
+"""The whole stack as the README starts it, run here: the project's Cassandra image, the one-shot
+migration and the service, wired by docker-compose (compose v1, Debian's), with host networking
+since this engine runs without a bridge network."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
+
+from tests.utils import ROOT, free_port, png_bytes, post_image, wait_ready
+from train import mnist
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+FILES = ("-f", "docker-compose.yml", "-f", "docker/compose.cassandra-local.yml", "-f", "docker/compose.host.yml")
+ARTIFACTS = ROOT / "artifacts" / "test"
+MB = 1_000_000
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+
+
+def _readyz(base: str) -> dict[str, object]:
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+        body: dict[str, object] = json.loads(resp.read())
+        return body
+
+
+def _wait_drained(base: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = _readyz(base)["store"]
+        assert isinstance(store, dict)
+        if store.get("outbox_depth") == 0 and store.get("cassandra_reachable"):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the outbox did not drain: {_readyz(base)}")
+
+
+def test_compose_stack_end_to_end(docker_base: str, mnist_dir: Path) -> None:
+    project = f"mnist-e2e-{uuid.uuid4().hex[:6]}"
+    cport, mport = free_port(), free_port()
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": project,
+        "BASE_IMAGE": docker_base,
+        "CASSANDRA_HOST_PORT": str(cport),
+        "CASSANDRA_HOST_STORAGE_PORT": str(free_port()),
+        "CASSANDRA_HOST_JMX_PORT": str(free_port()),
+        "MNIST_HOST_PORT": str(mport),
+        "DOCKER_BUILDKIT": "0",
+        "COMPOSE_DOCKER_CLI_BUILD": "0",
+    }
+
+    def compose(*args: str, timeout: float = 1800) -> str:
+        out = subprocess.run(
+            ["docker-compose", *FILES, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        assert out.returncode == 0, f"docker-compose {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        return out.stdout
+
+    test = mnist.load_split(mnist_dir, "t10k")
+    data, label = png_bytes(np.asarray(test.images[0])), int(test.labels[0])
+    base = f"http://127.0.0.1:{mport}"
+    figures: dict[str, object] = {}
+    try:
+        started = time.monotonic()
+        compose("build")
+        figures["build_s"] = round(time.monotonic() - started)
+        sizes = {
+            t: int(_docker("image", "inspect", "--format", "{{.Size}}", t))
+            for t in ("mnist-cassandra", "mnist-service")
+        }
+        figures |= {f"{t}_mb": round(n / MB, 1) for t, n in sizes.items()}
+        figures["base_mb"] = round(int(_docker("image", "inspect", "--format", "{{.Size}}", docker_base)) / MB, 1)
+        started = time.monotonic()
+        compose("up", "-d")
+        wait_ready(base + "/readyz", timeout=300)
+        status, body = post_image(base + "/v1/predict", data, "compose n°1.png")
+        assert status == 200, body
+        figures["up_to_first_answer_s"] = round(time.monotonic() - started, 1)
+        first = json.loads(body)["predictions"][0]
+        health = _docker("inspect", "--format", "{{.State.Health.Status}}", f"{project}_cassandra_1")
+        assert health == "healthy"
+        assert _docker("exec", f"{project}_cassandra_1", "id", "-u") == "10002"  # not root
+
+        # Restart the Cassandra container while uploads go on: nothing answered may be lost.
+        answered, statuses = [first["id"]], []
+        stop = threading.Event()
+
+        def upload() -> None:
+            for i in range(2000):
+                if stop.is_set():
+                    return
+                code, out = post_image(base + "/v1/predict", data, f"during-restart-{i}.png")
+                statuses.append(code)
+                if code == 200:
+                    answered.append(json.loads(out)["predictions"][0]["id"])
+                time.sleep(0.02)
+
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        time.sleep(2)
+        restarted = time.monotonic()
+        compose("restart", "cassandra", timeout=300)
+        while _docker("inspect", "--format", "{{.State.Health.Status}}", f"{project}_cassandra_1") != "healthy":
+            assert time.monotonic() - restarted < 300, "cassandra did not come back"
+            time.sleep(1)
+        figures["cassandra_restart_to_healthy_s"] = round(time.monotonic() - restarted, 1)
+        time.sleep(2)
+        stop.set()
+        uploader.join(timeout=60)
+        assert statuses and set(statuses) == {200}, sorted(set(statuses))
+        _wait_drained(base, timeout=300)
+
+        # Read the rows back from the Cassandra container, with the driver, as another client would.
+        cluster = Cluster(["127.0.0.1"], port=cport, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+        try:
+            session = cluster.connect("mnist")
+            rows = list(session.execute("SELECT id, filename, digit, door FROM predictions"))
+        finally:
+            cluster.shutdown()
+        stored = {str(r.id): r for r in rows}
+        assert sorted(set(answered) - set(stored)) == []  # 0 answered records lost
+        assert len(rows) == len(answered)  # and none twice
+        row = stored[first["id"]]
+        assert (row.filename, row.digit, row.door) == ("compose n°1.png", label, "v1")
+        figures["rows_read_back"] = len(rows)
+    finally:
+        logs = subprocess.run(
+            ["docker-compose", *FILES, "logs", "--tail", "40"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        subprocess.run(
+            ["docker-compose", *FILES, "down", "-v", "--remove-orphans"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    label_filter = f"label=com.docker.compose.project={project}"
+    assert _docker("ps", "-a", "-q", "--filter", label_filter) == "", logs
+    assert _docker("volume", "ls", "-q", "--filter", label_filter) == ""
+    print(f"compose stack: {figures}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "compose-stack.json").write_text(json.dumps(figures, indent=2) + "\n")
