@@ -32,11 +32,22 @@ def _routes() -> list[Route | Mount]:
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False),
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
+        Route("/v2", oip.server_metadata, methods=["GET"]),
         Route("/v2/health/live", oip.live, methods=["GET"]),
         Route("/v2/health/ready", oip.ready, methods=["GET"]),
-        Route("/v2/models/{model}", oip.metadata, methods=["GET"]),
-        Route("/v2/models/{model}/ready", oip.model_ready, methods=["GET"]),
-        Route("/v2/models/{model}/infer", oip.infer, methods=["POST"]),
+        Route("/v2/repository/index", oip.repository_index, methods=["POST"]),
+        Route("/v2/models/stats", oip.statistics, methods=["GET"]),
+        *(
+            route
+            for prefix in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}")
+            for route in (
+                Route(prefix, oip.metadata, methods=["GET"]),
+                Route(prefix + "/ready", oip.model_ready, methods=["GET"]),
+                Route(prefix + "/config", oip.config, methods=["GET"]),
+                Route(prefix + "/stats", oip.statistics, methods=["GET"]),
+                Route(prefix + "/infer", oip.infer, methods=["POST"]),
+            )
+        ),
         Mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static"),
     ]
 

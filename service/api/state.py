@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -11,12 +12,33 @@ from service.metrics import Metrics
 from service.settings import Settings
 
 
+@dataclass
+class InferenceStats:
+    """OIP inference statistics of this worker, in the shape Triton reports them."""
+
+    success: int = 0
+    success_ns: int = 0
+    fail: int = 0
+    fail_ns: int = 0
+    images: int = 0
+    last_ms: int = 0
+
+    def record(self, started_ns: int, images: int, ok: bool) -> None:
+        took = time.perf_counter_ns() - started_ns
+        if ok:
+            self.success, self.success_ns, self.images = self.success + 1, self.success_ns + took, self.images + images
+        else:
+            self.fail, self.fail_ns = self.fail + 1, self.fail_ns + took
+        self.last_ms = int(time.time() * 1000)
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
     metrics: Metrics
     predictor: Predictor
     startup_s: float
+    oip_stats: InferenceStats = field(default_factory=InferenceStats)
 
 
 def services(request: Request) -> Services:
