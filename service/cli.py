@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from service import logs
@@ -44,20 +46,35 @@ def serve(argv: list[str] | None = None) -> int:
         os.environ["MNIST_ORT_THREADS"] = str(max(1, usable_cpus() // args.workers))
     import uvicorn
 
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # each worker configures logging itself (service.logs), in its own process
-        loop="auto",
-        http="auto",
-        access_log=False,
-        proxy_headers=False,
-    )
+    metrics_dir = _fresh_metrics_dir() if args.workers > 1 else None
+    try:
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # each worker configures logging itself (service.logs), in its own process
+            loop="auto",
+            http="auto",
+            access_log=False,
+            proxy_headers=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _fresh_metrics_dir() -> str:
+    """A directory of its own for this start's workers' metrics (prometheus_client's multiprocess
+    mode): counters from an earlier run must not add up into this one's."""
+    from service.metrics import MULTIPROC_ENV
+
+    path = tempfile.mkdtemp(prefix="mnist-metrics-")
+    os.environ[MULTIPROC_ENV] = path  # the spawned workers inherit it
+    return path
 
 
 def _preflight(settings: Settings) -> None:

@@ -1,8 +1,23 @@
-"""Prometheus metrics: one registry per app (tests build many apps in one process)."""
+"""Prometheus metrics: one registry per app (tests build many apps in one process).
+
+With several workers, each scrape reaches one of them; so `serve --workers N` gives the workers a
+fresh shared directory (PROMETHEUS_MULTIPROC_DIR, prometheus_client's multiprocess mode) and every
+scrape reports the sum over all workers (counters, histograms) or their max/min (gauges), never
+one worker's share.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -30,14 +45,26 @@ class Metrics:
         self.store_failures = Counter(
             "mnist_store_write_failures_total", "Failed writes, by store", ["store"], registry=r
         )
+        # Gauges across workers: the outbox is shared (its depth is the same seen from any worker),
+        # and one failing worker makes the service's state failing.
         self.outbox_depth = Gauge(
-            "mnist_outbox_depth", "Records accepted but not yet acknowledged by Cassandra", registry=r
+            "mnist_outbox_depth",
+            "Records accepted but not yet acknowledged by Cassandra",
+            registry=r,
+            multiprocess_mode="livemax",
         )
-        self.cassandra_up = Gauge("mnist_cassandra_up", "1 if Cassandra answered the last write", registry=r)
+        self.cassandra_up = Gauge(
+            "mnist_cassandra_up", "1 if Cassandra answered the last write", registry=r, multiprocess_mode="livemin"
+        )
         self.relay_degraded = Gauge(
-            "mnist_relay_degraded", "1 while the relay's rounds fail (outbox or Cassandra)", registry=r
+            "mnist_relay_degraded",
+            "1 while the relay's rounds fail (outbox or Cassandra)",
+            registry=r,
+            multiprocess_mode="livemax",
         )
-        self.model_ready = Gauge("mnist_model_ready", "1 once the model is loaded and warm", registry=r)
+        self.model_ready = Gauge(
+            "mnist_model_ready", "1 once the model is loaded and warm", registry=r, multiprocess_mode="livemin"
+        )
         self.client_closed = Counter(
             "mnist_client_closed_total", "Requests whose client went away before the answer", registry=r
         )
@@ -45,4 +72,14 @@ class Metrics:
             self.predictions.labels(digit=str(d))
 
     def render(self) -> bytes:
-        return bytes(generate_latest(self.registry))
+        if multiprocess_dir() is None:
+            return bytes(generate_latest(self.registry))
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(merged))
+
+    @staticmethod
+    def worker_exit() -> None:
+        """Forget this worker's live gauges (counters keep what it counted)."""
+        if multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

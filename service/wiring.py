@@ -54,6 +54,7 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
             yield predictor
         finally:
             metrics.model_ready.set(0)
+            metrics.worker_exit()
             await store.close()
     finally:
         batcher.stop()
