@@ -13,7 +13,9 @@ from starlette.staticfiles import StaticFiles
 
 from service import logs
 from service.api import oip, ops, page, v1
+from service.api.access import Access, ClientAddress
 from service.api.errors import HANDLERS
+from service.api.headers import SecurityHeaders
 from service.api.middleware import MetricsMiddleware
 from service.api.state import Services
 from service.metrics import Metrics
@@ -62,11 +64,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         started = time.monotonic()
         async with open_predictor(settings, metrics) as predictor:
-            yield {"svc": Services(settings, metrics, predictor, round(time.monotonic() - started, 3))}
+            yield {
+                "svc": Services(
+                    settings,
+                    metrics,
+                    predictor,
+                    round(time.monotonic() - started, 3),
+                    Access.from_settings(settings),
+                    ClientAddress(settings.client_address, settings.data_dir),
+                )
+            }
 
     return Starlette(
         routes=_routes(),
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(SecurityHeaders)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -73,6 +73,10 @@ class Settings:
     # Acknowledged records stay in the outbox this long, to be sent again if Cassandra restarts
     # meanwhile: with `commitlog_sync: periodic` a node may lose its last ~10 s of acked writes.
     cassandra_ack_hold_s: float = 15.0
+    # --- access (service/api/access.py) ---
+    predict_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens that may predict
+    read_tokens: tuple[str, ...] = field(default=(), repr=False)  # ... that may also read history and metrics
+    client_address: str = "hashed"  # what is stored of a client's address: raw, hashed or none
     # --- misc ---
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
@@ -123,6 +127,10 @@ class Settings:
             raise SettingsError(f"CASSANDRA_KEYSPACE {self.cassandra_keyspace!r} is not a valid name")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(f"MNIST_LOG_LEVEL {self.log_level!r} is not a logging level")
+        if self.client_address not in ("raw", "hashed", "none"):
+            raise SettingsError(f"MNIST_CLIENT_ADDRESS {self.client_address!r}: use raw, hashed or none")
+        if any(len(t) < 16 for t in self.predict_tokens + self.read_tokens):
+            raise SettingsError("MNIST_PREDICT_TOKENS / MNIST_READ_TOKENS: every token needs 16 characters or more")
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"MNIST_LOG_FORMAT {self.log_format!r}: use 'text' or 'json'")
         parse_replication(self.cassandra_replication)

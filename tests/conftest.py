@@ -55,8 +55,11 @@ def client(settings: Settings) -> Iterator[object]:
 
     from service.app import create_app
 
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), client=LOOPBACK) as c:
         yield c
+
+
+LOOPBACK = ("127.0.0.1", 50000)  # TestClient's own default ("testclient") is no address at all
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.api.access import PREDICT
 from service.api.oip_wire import MAX_TENSOR_BATCH, MODEL_NAME, MODEL_VERSION, InferRequest, infer_response
-from service.api.state import Services, client_of, services
+from service.api.state import Services, services
 from service.api.uploads import read_body
 from service.errors import ServiceError
 
@@ -162,18 +163,21 @@ async def infer(request: Request) -> Response:
     responses:
       200: {description: "outputs: the probabilities [N,10], as JSON or binary"}
       400: {description: "bad JSON, header length, datatype, shape, data, or an unknown input or output name"}
+      401: {description: "a token is needed to predict (when predict tokens are configured)"}
+      403: {description: "this token may not predict"}
       404: {description: "unknown model or version"}
       413: {description: "body or batch over the limit"}
       503: {description: "the predictions could not be recorded; retry after Retry-After seconds"}
     """
     started = time.perf_counter_ns()
     svc = _model(request)
+    svc.access.check(request, PREDICT)
     card = svc.predictor.model.card
     ok = False
     try:
         body = await read_body(request, svc.settings.max_body_bytes)
         parsed = InferRequest.parse(body, request.headers.get("inference-header-content-length"), card)
-        probs = await svc.predictor.predict_tensor(parsed.tensor, DOOR, client_of(request))
+        probs = await svc.predictor.predict_tensor(parsed.tensor, DOOR, svc.client_address(request))
         content, headers = infer_response(parsed, probs, card)
         ok = True
         return Response(content, headers=headers)

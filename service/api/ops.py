@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.schemas import SchemaGenerator
 
-from service.api.state import services
+from service.api.access import READ
+from service.api.state import allowed, services
 
 SCHEMAS = SchemaGenerator(
     {
@@ -52,7 +53,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(services(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    """
+    summary: Prometheus metrics of every worker (needs a read token, or a loopback client).
+    responses:
+      200: {description: "the metrics, in Prometheus' text format"}
+      401: {description: "a read token is needed"}
+      403: {description: "not allowed to read"}
+    """
+    return Response(allowed(request, READ).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def openapi(request: Request) -> Response:

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from service.api.state import client_of, services
+from service.api.access import PREDICT, READ
+from service.api.state import services
 from service.api.uploads import read_pictures
 from service.api.v1 import outcome_json
 from service.core.predictor import refused
@@ -23,8 +24,13 @@ templates = Jinja2Templates(directory=str(WEB_DIR))
 
 
 async def _render(request: Request, results: list[dict[str, object]], status: int = 200) -> Response:
-    predictor = services(request).predictor
-    recent = [r.as_json() for r in await predictor.store.recent(10)]
+    svc = services(request)
+    predictor = svc.predictor
+    try:
+        svc.access.check(request, READ)  # the history only to those who may read it
+        recent: list[dict[str, object]] | None = [r.as_json() for r in await predictor.store.recent(10)]
+    except ServiceError:
+        recent = None
     mnist = predictor.model.card.figures.get("mnist_test", {})
     context = {
         "model_version": predictor.model.card.version,
@@ -54,8 +60,9 @@ class Page(HTTPEndpoint):
         started = time.perf_counter()
         svc = services(request)
         try:
+            svc.access.check(request, PREDICT)
             pictures = await read_pictures(request, svc.settings)
-            outcomes = await svc.predictor.predict_pictures(pictures, DOOR, client_of(request))
+            outcomes = await svc.predictor.predict_pictures(pictures, DOOR, svc.client_address(request))
         except ServiceError as exc:
             error: dict[str, object] = {"filename": "", "error": {"code": exc.code, "message": exc.message}}
             return await _render(request, [error], exc.status)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from service.api.access import Access, ClientAddress
 from service.core.predictor import Predictor
 from service.metrics import Metrics
 from service.settings import Settings
@@ -38,6 +39,8 @@ class Services:
     metrics: Metrics
     predictor: Predictor
     startup_s: float
+    access: Access
+    client_address: ClientAddress  # what is recorded of a client's address
     oip_stats: InferenceStats = field(default_factory=InferenceStats)
 
 
@@ -46,5 +49,8 @@ def services(request: Request) -> Services:
     return svc
 
 
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else ""
+def allowed(request: Request, scope: str) -> Services:
+    """The services, once the request may act in `scope` (401/403 otherwise)."""
+    svc = services(request)
+    svc.access.check(request, scope)
+    return svc

@@ -13,8 +13,9 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from service.api.access import PREDICT, READ
 from service.api.errors import error_body
-from service.api.state import client_of, services
+from service.api.state import allowed, services
 from service.api.uploads import read_pictures
 from service.core.predictor import Outcome, Predictor, refused
 from service.errors import ServiceError
@@ -69,14 +70,16 @@ async def predict(request: Request) -> JSONResponse:
       200: {description: "predictions: one item per file"}
       400: {description: "empty, missing, truncated or corrupt file; bad multipart"}
       413: {description: "body, pixel count or number of files over the limit"}
+      401: {description: "a token is needed to predict (when predict tokens are configured)"}
+      403: {description: "this token may not predict"}
       415: {description: "not an image, or an unsupported Content-Type"}
       422: {description: "a blank picture with no ink"}
       503: {description: "the prediction could not be recorded; retry after Retry-After seconds"}
     """
     started = time.perf_counter()
-    svc = services(request)
+    svc = allowed(request, PREDICT)
     pictures = await read_pictures(request, svc.settings)
-    outcomes = await svc.predictor.predict_pictures(pictures, DOOR, client_of(request))
+    outcomes = await svc.predictor.predict_pictures(pictures, DOOR, svc.client_address(request))
     include_frame = "frame" in request.query_params.get("include", "").split(",")
     items = [outcome_json(svc.predictor, o, started, include_frame) for o in outcomes]
     failure = refused(outcomes)
@@ -103,9 +106,11 @@ async def list_predictions(request: Request) -> JSONResponse:
     responses:
       200: {description: "items and the id to pass as 'before' for the next page"}
       400: {description: "bad limit or id"}
+      401: {description: "a read token is needed"}
+      403: {description: "not allowed to read (with no read tokens configured: not a loopback client)"}
       503: {description: "the store cannot be read right now"}
     """
-    svc = services(request)
+    svc = allowed(request, READ)
     raw_limit = request.query_params.get("limit", "20")
     try:
         limit = int(raw_limit)
@@ -127,10 +132,12 @@ async def get_prediction(request: Request) -> JSONResponse:
     responses:
       200: {description: "the record"}
       400: {description: "not a UUID"}
+      401: {description: "a read token is needed"}
+      403: {description: "not allowed to read (with no read tokens configured: not a loopback client)"}
       404: {description: "no such prediction"}
       503: {description: "the store cannot be read right now"}
     """
-    svc = services(request)
+    svc = allowed(request, READ)
     record_id = _parse_id(request.path_params["id"])
     record = await svc.predictor.store.get(record_id)
     if record is None:

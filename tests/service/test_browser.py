@@ -38,7 +38,10 @@ def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) ->
     ):
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(base + "/")
+        violations: list[str] = []
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        response = page.goto(base + "/")
+        assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
         assert "Which digit" in page.title() + page.content()
 
         # 1. pick a file: the page uploads it and shows digit, confidence, bars and the 28x28 frame.
@@ -48,8 +51,9 @@ def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) ->
         assert digit.inner_text() == "3"
         assert page.locator(".bars li").count() == 10
         assert page.locator("img.frame").first.get_attribute("src", timeout=5_000).startswith("data:image/png")
-        page.wait_for_function("document.querySelectorAll('#recent tbody tr').length >= 1", timeout=10_000)
-        assert "three.png" in page.locator("#recent").inner_text()
+        # The page's CSP forbids eval, so the waits below are locators, not evaluated strings.
+        page.locator("#recent tbody tr td.fname", has_text="three.png").first.wait_for(timeout=10_000)
+        assert page.locator("#recent td.fname").first.get_attribute("title") == "three.png"
 
         # 2. draw a "1" on the canvas with the mouse and recognise it.
         box = page.locator("#canvas").bounding_box()
@@ -61,11 +65,8 @@ def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) ->
             page.mouse.move(x + step * 0.3, box["y"] + box["height"] * (0.15 + 0.7 * step / 20))
         page.mouse.up()
         page.click("#draw-button")
-        page.wait_for_function(
-            "document.querySelector('[data-testid=digit]') && "
-            "document.querySelector('.result .fname').textContent === 'canvas.png'",
-            timeout=15_000,
-        )
+        page.locator(".result .fname", has_text="canvas.png").first.wait_for(timeout=15_000)
         assert page.locator('[data-testid="digit"]').first.inner_text() == "1"
         page.screenshot(path=str(ARTIFACTS / "upload-page.png"), full_page=True)
+        assert violations == []  # the page itself needs nothing its policy forbids
         browser.close()

@@ -1,4 +1,5 @@
-// Progressive enhancement: without JavaScript the form posts to "/" and the server renders the result.
+// Progressive enhancement: without JavaScript the form posts to the page and the server renders the result.
+// Served as a file of its own: the page's Content-Security-Policy allows no inline script or style.
 "use strict";
 (function () {
   const form = document.getElementById("upload-form");
@@ -16,26 +17,34 @@
     return e;
   }
 
+  // A file name may be 255 characters: one line, cut with an ellipsis, the whole name on hover.
+  function named(name, tag) {
+    const e = el(tag || "span", "fname", name);
+    e.title = name;
+    return e;
+  }
+
   function showResults(items) {
     results.replaceChildren();
     for (const r of items) {
       const box = el("div", r.error ? "result error" : "result");
       box.dataset.testid = "result";
       if (r.error) {
-        box.append(el("span", "fname", r.filename || ""), el("span", "msg", r.error.code + ": " + r.error.message));
+        box.append(named(r.filename || ""), el("span", "msg", r.error.code + ": " + r.error.message));
       } else {
         const digit = el("div", "digit", String(r.digit));
         digit.dataset.testid = "digit";
         const meta = el("div", "meta");
-        meta.append(el("span", "fname", r.filename), el("span", "conf", (r.confidence * 100).toFixed(1) + " %"));
+        meta.append(named(r.filename), el("span", "conf", (r.confidence * 100).toFixed(1) + " %"));
         const img = el("img", "frame");
         img.alt = "what the model saw";
         if (r.frame_png) img.src = r.frame_png;
         const bars = el("ol", "bars");
         r.probabilities.forEach(function (p, i) {
           const li = el("li");
-          const bar = el("span", "bar");
-          bar.style.width = (p * 100).toFixed(1) + "%";
+          const bar = el("progress", "bar");
+          bar.max = 1;
+          bar.value = p;
           li.append(el("span", "lbl", String(i)), bar);
           bars.append(li);
         });
@@ -48,7 +57,8 @@
   async function send(body, headers) {
     results.replaceChildren(el("p", "hint", "Recognising…"));
     try {
-      const resp = await fetch("/v1/predict?include=frame", { method: "POST", body: body, headers: headers || {} });
+      // Relative URLs: the page works behind a proxy that serves it under a path prefix.
+      const resp = await fetch("v1/predict?include=frame", { method: "POST", body: body, headers: headers || {} });
       const data = await resp.json();
       showResults(data.predictions || [{ filename: "", error: data.error }]);
     } catch (err) {
@@ -58,14 +68,15 @@
   }
 
   async function refreshRecent() {
+    if (!recentBody) return;  // the history is not shown to this client
     try {
-      const resp = await fetch("/v1/predictions?limit=10");
+      const resp = await fetch("v1/predictions?limit=10");
       if (!resp.ok) return;
       const data = await resp.json();
       recentBody.replaceChildren();
       for (const r of data.items) {
         const tr = el("tr");
-        tr.append(el("td", "", r.created_at.slice(11, 19)), el("td", "", r.filename),
+        tr.append(el("td", "", r.created_at.slice(11, 19)), named(r.filename, "td"),
           el("td", "", String(r.digit)), el("td", "", (r.confidence * 100).toFixed(1) + " %"));
         recentBody.append(tr);
       }
