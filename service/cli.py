@@ -46,6 +46,8 @@ def serve(argv: list[str] | None = None) -> int:
         os.environ["MNIST_ORT_THREADS"] = str(max(1, usable_cpus() // args.workers))
     import uvicorn
 
+    from service.api.protocol import HeaderDeadlineProtocol
+
     metrics_dir = _fresh_metrics_dir() if args.workers > 1 else None
     try:
         uvicorn.run(
@@ -57,7 +59,7 @@ def serve(argv: list[str] | None = None) -> int:
             log_level=settings.log_level.lower(),
             log_config=None,  # each worker configures logging itself (service.logs), in its own process
             loop="auto",
-            http="auto",
+            http=HeaderDeadlineProtocol,  # httptools, with a deadline for the request head
             access_log=False,
             proxy_headers=False,
         )

@@ -54,6 +54,9 @@ class Settings:
     # (bench: hostile mix), and a picture that alone needs more is refused with 413.
     decode_budget_mb: int = 192
     max_filename_chars: int = 255
+    # Slow senders: the request head and the body each have a deadline (408 after it).
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
     # --- embedded store / Cassandra outbox ---
     data_dir: Path = Path("var")
     # --- Cassandra (unset contact points: the embedded store alone) ---
@@ -114,6 +117,8 @@ class Settings:
         for name in positive:
             if int(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.header_timeout_s <= 0 or self.body_timeout_s <= 0:
+            raise SettingsError("MNIST_HEADER_TIMEOUT_S and MNIST_BODY_TIMEOUT_S must be positive")
         if self.ort_threads < 0:
             raise SettingsError(f"ort_threads must be >= 0, got {self.ort_threads}")
         if self.cassandra_ttl_s < 0:

@@ -175,7 +175,7 @@ async def infer(request: Request) -> Response:
     card = svc.predictor.model.card
     ok = False
     try:
-        body = await read_body(request, svc.settings.max_body_bytes)
+        body = await read_body(request, svc.settings)
         parsed = InferRequest.parse(body, request.headers.get("inference-header-content-length"), card)
         probs = await svc.predictor.predict_tensor(parsed.tensor, DOOR, svc.client_address(request))
         content, headers = infer_response(parsed, probs, card)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import AsyncGenerator
 
@@ -37,8 +38,13 @@ def clean_filename(name: str | None, max_chars: int) -> str:
     return kept[:max_chars]
 
 
-async def limited_stream(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    """The body, refused with 413 as soon as it passes `limit` (never buffered whole first)."""
+class BodyTimeout(ServiceError):
+    status, code = 408, "body_timeout"
+
+
+async def limited_stream(request: Request, limit: int, timeout_s: float) -> AsyncGenerator[bytes, None]:
+    """The body, refused with 413 as soon as it passes `limit` (never buffered whole first), and
+    with 408 if it is not all there within `timeout_s` (a body trickling in holds a connection)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -48,15 +54,25 @@ async def limited_stream(request: Request, limit: int) -> AsyncGenerator[bytes, 
         if too_big:
             raise BodyTooLarge(f"the request body is over the limit of {limit} bytes", limit_bytes=limit)
     seen = 0
-    async for chunk in request.stream():
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(chunks), max(0.0, deadline - loop.time()))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
         seen += len(chunk)
         if seen > limit:
             raise BodyTooLarge(f"the request body is over the limit of {limit} bytes", limit_bytes=limit)
         yield chunk
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    return b"".join([chunk async for chunk in limited_stream(request, limit)])
+async def read_body(request: Request, settings: Settings) -> bytes:
+    stream = limited_stream(request, settings.max_body_bytes, settings.body_timeout_s)
+    return b"".join([chunk async for chunk in stream])
 
 
 async def read_pictures(request: Request, settings: Settings) -> list[Picture]:
@@ -66,7 +82,7 @@ async def read_pictures(request: Request, settings: Settings) -> list[Picture]:
     if media_type == "multipart/form-data":
         return await _multipart(request, settings)
     if media_type.startswith(RAW_TYPES):
-        data = await read_body(request, settings.max_body_bytes)
+        data = await read_body(request, settings)
         if not data:
             raise ServiceError("the request body is empty", code="empty_file")
         name = request.headers.get("x-filename") or request.query_params.get("filename")
@@ -89,7 +105,7 @@ async def read_pictures(request: Request, settings: Settings) -> list[Picture]:
 async def _multipart(request: Request, settings: Settings) -> list[Picture]:
     parser = MultiPartParser(
         request.headers,
-        limited_stream(request, settings.max_body_bytes),
+        limited_stream(request, settings.max_body_bytes, settings.body_timeout_s),
         max_files=settings.max_files,
         max_fields=settings.max_files,
         max_part_size=64 * 1024,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -117,3 +118,51 @@ def test_every_worker_logs_in_the_configured_format(tmp_path: Path, fmt: str) ->
         ready = [ln for ln in lines if re.match(stamp + r"INFO service: ready in ", ln)]
         assert len(ready) == 2, lines
         assert all(re.match(stamp + r"[A-Z]+ [\w.]+: ", ln) for ln in lines), lines
+
+
+def _trickle(port: int, head: bytes, body: bytes, pause_s: float, limit_s: float) -> bytes:
+    """Send a request a byte at a time on a new connection; what the server answered meanwhile."""
+    return _trickle_socket(socket.create_connection(("127.0.0.1", port)), head + body, pause_s, limit_s)
+
+
+@pytest.mark.slow
+def test_slow_senders_are_cut_off(tmp_path: Path) -> None:
+    env = {"MNIST_DATA_DIR": str(tmp_path / "var"), "MNIST_HEADER_TIMEOUT_S": "1", "MNIST_BODY_TIMEOUT_S": "1.5"}
+    with running_service(env=env, log=tmp_path / "server.log") as (base, _, _):
+        port = int(base.rsplit(":", 1)[1])
+        head = b"POST /v1/predict HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: 400\r\n\r\n"
+        started = time.monotonic()
+        answer = _trickle(port, head, b"", pause_s=0.1, limit_s=6)  # the head itself trickles
+        assert answer.startswith(b"HTTP/1.1 408") and b"header_timeout" in answer, answer
+        assert time.monotonic() - started < 4
+        with socket.create_connection(("127.0.0.1", port)) as sock:  # opens and sends nothing
+            sock.settimeout(5)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 408")
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(head)  # a whole head, then a body that trickles
+        started = time.monotonic()
+        answer = _trickle_socket(sock, b"\x89PNG" + bytes(396), pause_s=0.1, limit_s=6)
+        assert answer.startswith(b"HTTP/1.1 408") and b"body_timeout" in answer, answer
+        assert time.monotonic() - started < 4
+        status, _ = post_image(base + "/v1/predict", b"\x89PNG", "x.png")  # still serving
+        assert status == 415
+
+
+def _trickle_socket(sock: socket.socket, body: bytes, pause_s: float, limit_s: float) -> bytes:
+    """Send `body` a byte at a time until the server answers (or `limit_s` passes), then close."""
+    started = time.monotonic()
+    received = b""
+    sock.setblocking(False)
+    try:
+        for byte in body:
+            with contextlib.suppress(BlockingIOError):
+                received += sock.recv(4096)
+            if received or time.monotonic() - started > limit_s:
+                break
+            sock.sendall(bytes([byte]))
+            time.sleep(pause_s)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+    return received

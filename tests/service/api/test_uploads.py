@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
-from service.api.uploads import BodyTooLarge, clean_filename, read_body, read_pictures
+from service.api.uploads import BodyTimeout, BodyTooLarge, clean_filename, read_body, read_pictures
 from service.errors import ServiceError
 from service.settings import Settings
 
@@ -47,19 +48,32 @@ def test_clean_filename_keeps_names_as_data() -> None:
 
 
 def test_read_body_stops_at_the_limit_with_or_without_content_length() -> None:
-    assert _run(read_body(_request({}, [b"ab", b"cd"]), 4)) == b"abcd"
+    four = Settings(max_body_bytes=4)
+    assert _run(read_body(_request({}, [b"ab", b"cd"]), four)) == b"abcd"
     with pytest.raises(BodyTooLarge) as declared:
-        _run(read_body(_request({"content-length": "5"}, [b"abcde"]), 4))
+        _run(read_body(_request({"content-length": "5"}, [b"abcde"]), four))
     assert declared.value.status == 413 and declared.value.extra == {"limit_bytes": 4}
     with pytest.raises(BodyTooLarge):
-        _run(read_body(_request({}, [b"abc", b"de"]), 4))  # chunked: cut off while streaming
+        _run(read_body(_request({}, [b"abc", b"de"]), four))  # chunked: cut off while streaming
     with pytest.raises(ServiceError, match="Content-Length"):
-        _run(read_body(_request({"content-length": "many"}, [b""]), 4))
+        _run(read_body(_request({"content-length": "many"}, [b""]), four))
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408() -> None:
+    async def trickle() -> Message:
+        await asyncio.sleep(0.05)  # a byte at a time, for ever
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"", "headers": []}
+    started = time.monotonic()
+    with pytest.raises(BodyTimeout) as err:
+        _run(read_body(Request(scope, trickle), Settings(body_timeout_s=0.3)))
+    assert err.value.status == 408 and 0.3 <= time.monotonic() - started < 2
 
 
 def test_a_client_that_goes_away_is_a_disconnect_not_an_error() -> None:
     with pytest.raises(ClientDisconnect):
-        _run(read_body(_request({"content-type": "image/png"}, [b"\x89PNG"], disconnect=True), 1000))
+        _run(read_body(_request({"content-type": "image/png"}, [b"\x89PNG"], disconnect=True), Settings()))
 
 
 @pytest.mark.parametrize(
