@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -357,3 +358,41 @@ def test_random_bodies_never_5xx(client: TestClient, data: bytes, ctype: str) ->
     resp = client.post("/v1/predict", content=data, headers={"Content-Type": ctype})
     assert resp.status_code < 500, resp.text
     assert "error" in resp.json() or resp.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["chiffre €, n°7.png", "数字" * 1000, "é" * 300, 'name; with "quotes" and spaces.png'],
+)
+def test_unicode_file_names_in_every_form_clients_send(client: TestClient, digits: mnist.Split, name: str) -> None:
+    data = png_bytes(digits.images[0])
+    want = name[:255]
+    # 1. multipart, as httpx/requests send it (UTF-8 in filename="...")
+    sent = client.post("/v1/predict", files={"file": (name, data, "image/png")})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["predictions"][0]["filename"] == want
+    # 2. multipart with RFC 5987 filename* (and an ASCII fallback that must lose)
+    quoted = urllib.parse.quote(name, safe="")
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="file"; filename="fallback.png"; '
+        + f"filename*=UTF-8''{quoted}".encode()
+        + b"\r\nContent-Type: image/png\r\n\r\n"
+        + data
+        + b"\r\n--B--\r\n"
+    )
+    star = client.post("/v1/predict", content=body, headers={"Content-Type": "multipart/form-data; boundary=B"})
+    assert star.status_code == 200, star.text
+    assert star.json()["predictions"][0]["filename"] == want
+    # 3. a raw body named by a percent-encoded X-Filename
+    raw = client.post("/v1/predict", content=data, headers={"Content-Type": "image/png", "X-Filename": quoted})
+    assert raw.json()["predictions"][0]["filename"] == want
+
+
+def test_raw_utf8_x_filename_is_not_mojibake(client: TestClient, digits: mnist.Split) -> None:
+    name = "chiffre €.png"
+    resp = client.post(  # the header's raw bytes are UTF-8 (the server's ASGI layer sees them as latin-1)
+        "/v1/predict",
+        content=png_bytes(digits.images[0]),
+        headers={"Content-Type": "image/png", "X-Filename": name.encode()},  # type: ignore[dict-item]
+    )
+    assert resp.json()["predictions"][0]["filename"] == name
