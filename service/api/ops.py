@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -63,9 +66,32 @@ async def metrics(request: Request) -> Response:
     return Response(allowed(request, READ).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
+# Path parameters, described once: Starlette's generator reads the docstrings, which name none.
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "id": {"description": "a prediction id (a time-based UUID)", "schema": {"type": "string", "format": "uuid"}},
+    "model": {"description": "the model's name", "schema": {"type": "string", "enum": ["mnist"]}},
+    "version": {"description": "the model's version", "schema": {"type": "string", "enum": ["1"]}},
+}
+
+
+def document(routes: list[Any]) -> dict[str, Any]:
+    """The OpenAPI document: every operation's docstring, and the path parameters of its path."""
+    schema: dict[str, Any] = SCHEMAS.get_schema(routes=routes)
+    for path, operations in schema.get("paths", {}).items():
+        names = re.findall(r"{(\w+)}", path)
+        for operation in operations.values():
+            declared = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"}
+            operation.setdefault("parameters", []).extend(
+                {"name": n, "in": "path", "required": True, **PATH_PARAMETERS[n]} for n in names if n not in declared
+            )
+            if not operation["parameters"]:
+                del operation["parameters"]
+    return schema
+
+
 async def openapi(request: Request) -> Response:
     """
     summary: This document.
     responses: {200: {description: "OpenAPI 3 description of every route"}}
     """
-    return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
+    return JSONResponse(document(request.app.routes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import time
 import uuid
 from typing import Any
@@ -90,11 +91,15 @@ async def predict(request: Request) -> JSONResponse:
     return JSONResponse({"predictions": items})
 
 
+# The canonical 8-4-4-4-12 form only (uuid.UUID would also take braces, "urn:uuid:" and no hyphens,
+# which the OpenAPI "uuid" format does not).
+UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
 def _parse_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise ServiceError(f"{text!r} is not a prediction id (a UUID)", code="bad_id") from None
+    if not UUID_TEXT.match(text):
+        raise ServiceError(f"{text!r} is not a prediction id (a UUID)", code="bad_id")
+    return uuid.UUID(text)
 
 
 async def list_predictions(request: Request) -> JSONResponse:
@@ -102,7 +107,7 @@ async def list_predictions(request: Request) -> JSONResponse:
     summary: Recent predictions, newest first.
     parameters:
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 100}}
-      - {name: before, in: query, description: "an id: the page after it", schema: {type: string}}
+      - {name: before, in: query, description: "an id: the page after it", schema: {type: string, format: uuid}}
     responses:
       200: {description: "items and the id to pass as 'before' for the next page"}
       400: {description: "bad limit or id"}
@@ -119,7 +124,7 @@ async def list_predictions(request: Request) -> JSONResponse:
     if not 1 <= limit <= svc.settings.recent_limit_max:
         raise ServiceError(f"limit must be 1..{svc.settings.recent_limit_max}", code="bad_limit")
     before_raw = request.query_params.get("before")
-    before = _parse_id(before_raw) if before_raw else None
+    before = _parse_id(before_raw) if before_raw is not None else None
     records = await svc.predictor.store.recent(limit, before)
     items = [r.as_json() for r in records]
     nxt = items[-1]["id"] if len(items) == limit else None
