@@ -29,6 +29,15 @@ def serve(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=1, help="worker processes; each opens its own model session and store"
     )
     parser.add_argument("--log-level", default=None)
+    parser.add_argument(
+        "--root-path", default="", help="the path prefix a reverse proxy serves this under (e.g. /mnist)"
+    )
+    parser.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (the client's address, https links)",
+    )
+    parser.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose X-Forwarded-* count")
     args = parser.parse_args(argv)
     if args.log_level:
         os.environ["MNIST_LOG_LEVEL"] = args.log_level  # workers read their settings themselves
@@ -61,7 +70,9 @@ def serve(argv: list[str] | None = None) -> int:
             loop="auto",
             http=HeaderDeadlineProtocol,  # httptools, with a deadline for the request head
             access_log=False,
-            proxy_headers=False,
+            root_path=args.root_path,
+            proxy_headers=args.proxy_headers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
         )
     finally:
         if metrics_dir is not None:

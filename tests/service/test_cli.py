@@ -166,3 +166,26 @@ def _trickle_socket(sock: socket.socket, body: bytes, pause_s: float, limit_s: f
     finally:
         sock.close()
     return received
+
+
+@pytest.mark.slow
+def test_behind_a_proxy_with_a_path_prefix(tmp_path: Path, mnist_test: mnist.Split) -> None:
+    """A proxy serving the service under /mnist, forwarding the client's address: the page's links
+    stay under the prefix, and the forwarded (remote) client may not read the history."""
+    import urllib.request
+
+    env = {"MNIST_DATA_DIR": str(tmp_path / "var")}
+    args = ("--root-path", "/mnist", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1")
+    with running_service(env=env, args=args) as (base, _, _):
+        with urllib.request.urlopen(base + "/") as resp:
+            page = resp.read().decode()
+        assert 'href="static/style.css"' in page and 'action="./"' in page  # relative: /mnist/static/...
+        forwarded = urllib.request.Request(
+            base + "/v1/predictions", headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(forwarded, timeout=10)
+        err.value.close()
+        assert err.value.code == 403  # the real client is remote, though the proxy is on loopback
+        with urllib.request.urlopen(base + "/v1/predictions", timeout=10) as resp:
+            assert resp.status == 200  # a loopback client, no proxy in between
