@@ -9,6 +9,7 @@ one worker's share.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -45,26 +46,16 @@ class Metrics:
         self.store_failures = Counter(
             "mnist_store_write_failures_total", "Failed writes, by store", ["store"], registry=r
         )
+
         # Gauges across workers: the outbox is shared (its depth is the same seen from any worker),
         # and one failing worker makes the service's state failing.
-        self.outbox_depth = Gauge(
-            "mnist_outbox_depth",
-            "Records accepted but not yet acknowledged by Cassandra",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.cassandra_up = Gauge(
-            "mnist_cassandra_up", "1 if Cassandra answered the last write", registry=r, multiprocess_mode="livemin"
-        )
-        self.relay_degraded = Gauge(
-            "mnist_relay_degraded",
-            "1 while the relay's rounds fail (outbox or Cassandra)",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.model_ready = Gauge(
-            "mnist_model_ready", "1 once the model is loaded and warm", registry=r, multiprocess_mode="livemin"
-        )
+        def gauge(name: str, doc: str, across_workers: Literal["livemax", "livemin"]) -> Gauge:
+            return Gauge(name, doc, registry=r, multiprocess_mode=across_workers)
+
+        self.outbox_depth = gauge("mnist_outbox_depth", "Records accepted but not yet acknowledged", "livemax")
+        self.cassandra_up = gauge("mnist_cassandra_up", "1 if Cassandra answered the last write", "livemin")
+        self.relay_degraded = gauge("mnist_relay_degraded", "1 while the relay's rounds fail", "livemax")
+        self.model_ready = gauge("mnist_model_ready", "1 once the model is loaded and warm", "livemin")
         self.client_closed = Counter(
             "mnist_client_closed_total", "Requests whose client went away before the answer", registry=r
         )
