@@ -135,7 +135,8 @@ def write(report: Report, out: Path, smoke: bool) -> None:
     if report.facts["ratios"]:
         lines += ["", "## Ratios (this service with Cassandra vs the baselines, 28x28 PNG as a multipart form)", ""]
         lines += [f"- {k}: {v}" for k, v in report.facts["ratios"].items()]  # type: ignore[attr-defined]
-    lines += ["", "![p99 latency vs concurrency](latency.png)", ""]
+    if report.results:  # a run of figures alone (e.g. --only hostile) has no latencies to plot
+        lines += ["", "![p99 latency vs concurrency](latency.png)", ""]
+        plot(report, out / "latency.png")
     (out / "results.md").write_text("\n".join(lines))
-    plot(report, out / "latency.png")
     sys.stdout.write((out / "results.md").read_text())
