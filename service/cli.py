@@ -100,18 +100,24 @@ def _preflight(settings: Settings) -> None:
     except ModelCardError as exc:
         raise SettingsError(str(exc)) from exc
     if settings.cassandra_enabled:
-        _check_cassandra(settings, migrate_schema=settings.cassandra_migrate)
+        _check_cassandra(settings, migrate_schema=settings.cassandra_migrate, strict=settings.cassandra_strict_startup)
 
 
-def _check_cassandra(settings: Settings, migrate_schema: bool) -> None:
-    """Connect once (and migrate if asked); any problem becomes one SettingsError line."""
-    from service.store.cassandra_schema import CassandraStartupError, connect
+def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool) -> None:
+    """Connect once (and migrate if asked); any problem becomes one SettingsError line, except a
+    node that is merely unreachable when not `strict` (the service then serves and connects later)."""
+    from service.store.cassandra_schema import CassandraStartupError, CassandraUnreachable, connect
 
     driver_log = logging.getLogger("cassandra")
     level = driver_log.level
     driver_log.setLevel(logging.CRITICAL)  # its tracebacks would bury our one line
     try:
         cluster, _ = connect(settings, migrate_schema=migrate_schema)
+    except CassandraUnreachable as exc:
+        if strict:
+            raise SettingsError(str(exc)) from exc
+        log.warning("%s; serving, and recording into the outbox until it answers", exc)
+        return
     except CassandraStartupError as exc:
         raise SettingsError(str(exc)) from exc
     finally:
@@ -129,7 +135,7 @@ def migrate(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if not settings.cassandra_enabled:
             raise SettingsError("CASSANDRA_CONTACT_POINTS is not set: nothing to migrate")
-        _check_cassandra(settings, migrate_schema=True)
+        _check_cassandra(settings, migrate_schema=True, strict=True)
     except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

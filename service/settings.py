@@ -73,6 +73,10 @@ class Settings:
     cassandra_connect_timeout_s: float = 10.0
     cassandra_max_in_flight: int = 256
     cassandra_migrate: bool = True  # create the schema at start-up (idempotent)
+    # Unreachable at start-up: serve and record into the outbox, connecting in the background (edge
+    # hosts boot before their network); strict: refuse to start instead. Wrong settings (credentials,
+    # keyspace, TLS) stop start-up either way.
+    cassandra_strict_startup: bool = False
     # Acknowledged records stay in the outbox this long, to be sent again if Cassandra restarts
     # meanwhile: with `commitlog_sync: periodic` a node may lose its last ~10 s of acked writes.
     cassandra_ack_hold_s: float = 15.0

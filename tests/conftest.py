@@ -12,7 +12,7 @@ import pytest
 
 from service.settings import FLOAT_CARD, Settings, default_card
 from tests.cassandra_node import Node
-from tests.utils import ROOT, need
+from tests.utils import ROOT, free_port, need
 from train import mnist
 
 
@@ -92,7 +92,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         return
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     need(java.returncode == 0, "java is not installed")
-    n = Node(home=tmp_path_factory.mktemp("cassandra"))
+    # Free ports, chosen now: nothing else on this machine (another run, a dev node) is disturbed.
+    n = Node(
+        home=tmp_path_factory.mktemp("cassandra"), port=free_port(), storage_port=free_port(), jmx_port=free_port()
+    )
     took = n.start()
     print(f"cassandra node ready in {took:.1f} s")
     yield n

@@ -30,6 +30,7 @@ async def open_store(settings: Settings, metrics: Metrics) -> PredictionStore:
             "keyspace": settings.cassandra_keyspace,
             "contact_points": list(settings.cassandra_contact_points),
         }
-        store = RelayedStore(Outbox(path), sink, metrics, settings.cassandra_ack_hold_s, where)
+        hold_s, strict = settings.cassandra_ack_hold_s, settings.cassandra_strict_startup
+        store = RelayedStore(Outbox(path), sink, metrics, hold_s, where, strict)
     await store.start()
     return store

@@ -7,7 +7,7 @@ import re
 import ssl
 from typing import Any
 
-from cassandra import ConsistencyLevel, DriverException, InvalidRequest
+from cassandra import ConsistencyLevel, DriverException, InvalidRequest, OperationTimedOut
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
@@ -56,6 +56,22 @@ assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
 
 class CassandraStartupError(Exception):
     """Cassandra cannot be used with these settings; the message is one line for the operator."""
+
+
+class CassandraUnreachable(CassandraStartupError):
+    """No node answered at all (refused, timed out): down or not reachable yet -- not a wrong setting."""
+
+
+# What a node that is down or out of reach looks like to the driver (per host, in NoHostAvailable).
+_DOWN = (OSError, OperationTimedOut)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when every contact point failed to connect at all; False for a node that answered and
+    refused (bad credentials, TLS, protocol): that is a wrong setting, and waiting will not fix it."""
+    if isinstance(exc, NoHostAvailable):
+        return bool(exc.errors) and all(isinstance(e, _DOWN) for e in exc.errors.values())
+    return isinstance(exc, _DOWN)
 
 
 class RetryTimeouts(RetryPolicy):  # type: ignore[misc]
@@ -119,36 +135,39 @@ def one_line(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__).replace("\n", " ")
 
 
+def schema_problem(cluster: Cluster, keyspace: str) -> str | None:
+    """What the schema lacks (from the driver's metadata, no query), or None when it is complete."""
+    if keyspace not in cluster.metadata.keyspaces:
+        return f"keyspace {keyspace!r} does not exist"
+    table = cluster.metadata.keyspaces[keyspace].tables.get("predictions")
+    if table is None:
+        return f"table {keyspace}.predictions does not exist"
+    missing = sorted(set(ADDED_COLUMNS) - set(table.columns))
+    return f"{keyspace}.predictions lacks columns {missing}" if missing else None
+
+
 def connect(settings: Settings, migrate_schema: bool) -> tuple[Cluster, Session]:
-    """Connect, optionally migrate the schema, and check that the table is there."""
+    """Connect, migrate the schema if it lacks anything (and migrating is allowed), check it."""
     cluster = make_cluster(settings)
     where = f"{','.join(settings.cassandra_contact_points)}:{settings.cassandra_port}"
+    keyspace = settings.cassandra_keyspace
     try:
         session = cluster.connect()
-        if migrate_schema:
+        # Only when something is missing: every worker connects, and DDL with its schema-agreement
+        # waits would hold each one up for seconds (the preflight has usually migrated already).
+        if migrate_schema and schema_problem(cluster, keyspace) is not None:
             migrate(session, settings)
-        keyspace = settings.cassandra_keyspace
-        if keyspace not in cluster.metadata.keyspaces:
-            raise CassandraStartupError(
-                f"Cassandra at {where}: keyspace {keyspace!r} does not exist (run mnist-migrate)"
-            )
-        table = cluster.metadata.keyspaces[keyspace].tables.get("predictions")
-        if table is None:
-            raise CassandraStartupError(
-                f"Cassandra at {where}: table {keyspace}.predictions does not exist (run mnist-migrate)"
-            )
-        missing = sorted(set(ADDED_COLUMNS) - set(table.columns))
-        if missing:
-            raise CassandraStartupError(
-                f"Cassandra at {where}: {keyspace}.predictions lacks columns {missing} (run mnist-migrate)"
-            )
+        problem = schema_problem(cluster, keyspace)
+        if problem is not None:
+            raise CassandraStartupError(f"Cassandra at {where}: {problem} (run mnist-migrate)")
         session.set_keyspace(keyspace)
     except CassandraStartupError:
         cluster.shutdown()
         raise
     except DRIVER_ERRORS as exc:
         cluster.shutdown()
-        raise CassandraStartupError(f"Cassandra at {where}: {one_line(exc)}") from exc
+        kind = CassandraUnreachable if unreachable(exc) else CassandraStartupError
+        raise kind(f"Cassandra at {where}: {one_line(exc)}") from exc
     return cluster, session
 
 

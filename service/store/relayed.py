@@ -1,20 +1,31 @@
 """Cassandra behind a durable outbox: the PredictionStore the service uses when Cassandra is
 configured. Every record is committed to the outbox (fsynced) before the client is answered;
-the relay moves it on; reads merge Cassandra with what is still on its way there."""
+the relay moves it on; reads merge Cassandra with what is still on its way there.
+
+Cassandra need not be there at start-up: the service then serves and records into the outbox,
+connects in the background (backing off to every 10 s), and the relay drains what waited once it
+is connected. `strict` start-up refuses to start instead."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
+from service.store.cassandra_schema import CassandraStartupError
 from service.store.cassandra_sink import CassandraSink
 from service.store.outbox import Outbox
 from service.store.record import PredictionRecord, StoreHealth
 from service.store.relay import Relay
 from service.store.sqlite import DB_ERRORS
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 10.0
 
 
 class RelayedStore:
@@ -27,37 +38,60 @@ class RelayedStore:
         metrics: Metrics,
         hold_s: float,
         where: dict[str, object],
+        strict: bool = False,
     ) -> None:
         self.outbox = outbox
         self._connect = connect
         self.metrics = metrics
         self.hold_s = hold_s
         self.where = where  # keyspace and contact points, for /readyz
+        self.strict = strict
         self._sink: CassandraSink | None = None
         self._relay: Relay | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self.connect_error: str | None = "connecting"
 
     async def start(self) -> None:
         await self.outbox.start()
-        self._sink = await asyncio.to_thread(self._connect)
-        self._relay = Relay(self.outbox, self._sink, self.metrics, self.hold_s)
+        if self.strict:
+            self._attach(await asyncio.to_thread(self._connect))
+        else:
+            self._connecting = asyncio.create_task(self._connect_until_connected(), name="cassandra-connect")
+
+    async def _connect_until_connected(self) -> None:
+        delay = FIRST_RETRY_S
+        while True:
+            try:
+                sink = await asyncio.to_thread(self._connect)
+            except CassandraStartupError as exc:  # down, or not reachable yet: the outbox holds on
+                if str(exc) != self.connect_error:
+                    log.warning("not connected to Cassandra yet (records wait in the outbox): %s", exc)
+                self.connect_error = str(exc)
+                self.metrics.cassandra_up.set(0)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_S)
+                continue
+            if self.connect_error != "connecting":
+                log.info("connected to Cassandra: draining the outbox")
+            self._attach(sink)
+            return
+
+    def _attach(self, sink: CassandraSink) -> None:
+        self._sink, self.connect_error = sink, None
+        self._relay = Relay(self.outbox, sink, self.metrics, self.hold_s)
         self.metrics.cassandra_up.set(1)
         self._relay.start()
 
     @property
     def sink(self) -> CassandraSink:
         if self._sink is None:
-            raise StoreUnavailable("the store is not started")
+            raise StoreUnavailable(f"Cassandra is not connected yet: {self.connect_error}")
         return self._sink
-
-    @property
-    def relay(self) -> Relay:
-        if self._relay is None:
-            raise StoreUnavailable("the store is not started")
-        return self._relay
 
     async def add(self, records: list[PredictionRecord]) -> None:
         await self.outbox.add(records)  # durable from here on
-        self.relay.wake()
+        if self._relay is not None:
+            self._relay.wake()
 
     async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
         try:
@@ -76,13 +110,15 @@ class RelayedStore:
         return sorted(merged.values(), key=lambda r: r.id.time, reverse=True)[:limit]
 
     async def health(self) -> StoreHealth:
-        relay = self.relay
-        reasons = self.outbox.problems() + relay.problems()
+        relay = self._relay
+        reasons = self.outbox.problems() + (relay.problems() if relay else [])
+        if relay is None:
+            reasons.append(f"cassandra: not connected yet: {self.connect_error}")
         details: dict[str, object] = {
-            "cassandra_reachable": relay.sink_error is None,
-            "last_error": relay.error,
-            "last_ok_unix": relay.last_ok,
-            "written": relay.written,
+            "cassandra_reachable": relay is not None and relay.sink_error is None,
+            "last_error": relay.error if relay else self.connect_error,
+            "last_ok_unix": relay.last_ok if relay else None,
+            "written": relay.written if relay else 0,
             **self.where,
         }
         try:
@@ -96,6 +132,8 @@ class RelayedStore:
         return StoreHealth(ok=self.outbox.writer_alive, backend=self.backend, reasons=reasons, details=details)
 
     async def close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
         if self._relay is not None:
             await self._relay.stop()
         await self.outbox.close()

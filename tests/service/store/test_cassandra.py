@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -169,8 +170,8 @@ def test_service_killed_with_a_full_outbox_drains_on_restart(
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"CASSANDRA_PORT": "1"}, "no Cassandra host answered"),
-        ({"CASSANDRA_CONTACT_POINTS": "127.0.0.254"}, "no Cassandra host answered"),
+        ({"CASSANDRA_PORT": "1", "CASSANDRA_STRICT_STARTUP": "true"}, "no Cassandra host answered"),
+        ({"CASSANDRA_CONTACT_POINTS": "127.0.0.254", "CASSANDRA_STRICT_STARTUP": "true"}, "no Cassandra host answered"),
         ({"CASSANDRA_PASSWORD": "wrong"}, "Bad credentials"),
         ({"CASSANDRA_MIGRATE": "false", "CASSANDRA_KEYSPACE": "no_such_keyspace"}, "does not exist"),
         ({"CASSANDRA_KEYSPACE": "bad-name"}, "CASSANDRA_KEYSPACE"),
@@ -189,6 +190,48 @@ def test_wrong_settings_are_one_clear_line(node: Node, tmp_path: Path, change: d
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+
+
+def test_unreachable_at_start_up_serves_and_buffers(tmp_path: Path, digit_png: tuple[bytes, int]) -> None:
+    """An edge host that boots before its database: nothing answers on the port at all."""
+    env = {**service_env(Node(home=tmp_path), "anything", tmp_path / "var"), "CASSANDRA_PORT": str(free_port())}
+    with running_service(env=env, log=tmp_path / "server.log") as (base, _, took):
+        status, _ = post_image(base + "/v1/predict", digit_png[0], "offline.png")
+        assert status == 200
+        body = ready(base)
+        store = body["store"]
+        assert isinstance(store, dict) and body["status"] == "degraded" and store["outbox_depth"] == 1
+        assert store["cassandra_reachable"] is False
+        assert any("not connected yet" in r for r in store["reasons"])
+        with pytest.raises(urllib.error.HTTPError) as err:  # the history lives in Cassandra: 503, honestly
+            urllib.request.urlopen(base + "/v1/predictions", timeout=10)
+        assert err.value.code == 503 and err.value.headers["Retry-After"]
+        err.value.close()
+    assert took < 15, "start-up must not wait for the database"
+    assert "serving, and recording into the outbox" in (tmp_path / "server.log").read_text()
+
+
+def test_boot_while_cassandra_is_down_then_drain_when_it_appears(
+    node: Node, keyspace: str, tmp_path: Path, digit_png: tuple[bytes, int]
+) -> None:
+    need(node.managed, "needs a node this test may stop")
+    data, _ = digit_png
+    node.kill()
+    try:
+        with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
+            answered = []
+            for i in range(50):
+                status, body = post_image(base + "/v1/predict", data, f"early-{i}.png")
+                assert status == 200
+                answered.append(json.loads(body)["predictions"][0]["id"])
+            store = ready(base)["store"]
+            assert isinstance(store, dict) and store["outbox_depth"] == 50 and not store["cassandra_reachable"]
+            node.start()  # the database appears; nobody restarts the service
+            wait_drained(base, timeout=180)
+            assert ready(base)["status"] == "ready"
+    finally:
+        node.start()  # idempotent: the session's other tests need the node
+    assert {str(r[0]) for r in rows(node, keyspace)} == set(answered)
 
 
 def test_migrate_is_idempotent_and_never_drops(node: Node, keyspace: str, tmp_path: Path) -> None:
@@ -212,9 +255,8 @@ def test_migrate_is_idempotent_and_never_drops(node: Node, keyspace: str, tmp_pa
     desc = node.cql(f"DESCRIBE TABLE {keyspace}.predictions")
     assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc and "door text" in desc
     # A row written before the column existed reads back with the default door.
-    with (
-        running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _),
-        urllib.request.urlopen(f"{base}/v1/predictions/{old_id}") as resp,
-    ):
-        old = json.loads(resp.read())
+    with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
+        wait_drained(base)  # connected (it connects in the background; reads answer 503 until then)
+        with urllib.request.urlopen(f"{base}/v1/predictions/{old_id}") as resp:
+            old = json.loads(resp.read())
     assert (old["filename"], old["digit"], old["door"]) == ("old.png", 3, "v1")
