@@ -32,7 +32,7 @@ def _routes() -> list[Route | Mount]:
         Route("/v1/model", v1.model_card, methods=["GET"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
-        Route("/metrics", ops.metrics, methods=["GET"], include_in_schema=False),
+        Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", ops.openapi, methods=["GET"], include_in_schema=False),
         Route("/v2", oip.server_metadata, methods=["GET"]),
         Route("/v2/health/live", oip.live, methods=["GET"]),
