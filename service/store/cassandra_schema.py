@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS {keyspace}.prediction_days (
 ) WITH CLUSTERING ORDER BY (day DESC)
   AND comment = 'the days that have predictions, newest first, for paging across partitions'
 """
+ADD_COLUMN_DDL = "ALTER TABLE {keyspace}.predictions ADD {column} {cql_type}"
 # Columns of fields added after the first schema (record.ADDED_FIELDS), with their CQL types.
 ADDED_COLUMNS = {"door": "text"}
 assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
@@ -193,7 +194,8 @@ def migrate(session: Session, settings: Settings) -> None:
         if column in cluster.metadata.keyspaces[keyspace].tables["predictions"].columns:
             continue
         try:
-            session.execute(f"ALTER TABLE {keyspace}.predictions ADD {column} {cql_type}", timeout=60.0)
+            ddl = ADD_COLUMN_DDL.format(keyspace=keyspace, column=column, cql_type=cql_type)
+            session.execute(ddl, timeout=60.0)
         except InvalidRequest as exc:  # another worker added it in between
             if "conflicts with an existing column" not in str(exc) and "already exist" not in str(exc):
                 raise

@@ -57,7 +57,11 @@ STATEMENTS = {
     "last_seq": "SELECT COALESCE(MAX(seq), 0) AS n FROM {t}",
     "columns": "SELECT name FROM pragma_table_info('{t}')",
 }
+# Columns of fields added after the first schema: name and default from record.ADDED_FIELDS.
+ADD_COLUMN = "ALTER TABLE {t} ADD COLUMN {name} TEXT NOT NULL DEFAULT '{default}'"
 MAX_GROUP = 512
+# FULL: the WAL is fsynced at every commit; NORMAL: for bookkeeping that may be redone (see SqliteFile).
+SYNCHRONOUS = {"FULL": "PRAGMA synchronous=FULL", "NORMAL": "PRAGMA synchronous=NORMAL"}
 DB_ERRORS = (sqlite3.Error, OSError)
 
 
@@ -102,7 +106,7 @@ class _Conn:
             try:
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self.synchronous}")
+                conn.execute(SYNCHRONOUS[self.synchronous])
                 conn.execute("PRAGMA busy_timeout=30000")
                 self.lock = _WriteLock(self.path)
             except DB_ERRORS:
@@ -167,7 +171,7 @@ class SqliteFile:
             for name, default in ADDED_FIELDS.items():
                 if name not in have:
                     # Identifiers and the default come from this package (ADDED_FIELDS), not input.
-                    conn.execute(f"ALTER TABLE {self.table} ADD COLUMN {name} TEXT NOT NULL DEFAULT '{default}'")
+                    conn.execute(ADD_COLUMN.format(t=self.table, name=name, default=default))
 
     async def close(self) -> None:
         if self._writer is not None:
