@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -134,6 +135,19 @@ def running_service(
     cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args]
     with running(cmd, base + "/readyz", env, log) as (proc, took):
         yield base, proc, took
+
+
+def scrape(base: str) -> str:
+    """The service's /metrics text (from a loopback client: allowed without a token)."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        return str(resp.read().decode())
+
+
+def metric(text: str, name: str) -> float:
+    """One sample's value from Prometheus text, `name` with its labels as the scrape spells them."""
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
+    assert match, f"{name} not in the scrape"
+    return float(match.group(1))
 
 
 def post_image(url: str, data: bytes, filename: str, content_type: str = "image/png") -> tuple[int, bytes]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.utils import ROOT, png_bytes, post_image, running_service
+from tests.utils import ROOT, metric, png_bytes, post_image, running_service, scrape
 from train import mnist
 
 
@@ -68,16 +68,6 @@ def test_predict_command(tmp_path: Path, mnist_test: mnist.Split) -> None:
     assert "bad.png: unsupported_image_type" in result.stderr
 
 
-def _metric(base: str, name: str) -> float:
-    import urllib.request
-
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
-        for line in resp.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
-
-
 @pytest.mark.slow
 def test_a_client_that_goes_away_is_counted_not_logged_as_an_error(tmp_path: Path) -> None:
     env = {"MNIST_DATA_DIR": str(tmp_path / "var")}
@@ -91,9 +81,9 @@ def test_a_client_that_goes_away_is_counted_not_logged_as_an_error(tmp_path: Pat
                 )
                 time.sleep(0.1)
         deadline = time.monotonic() + 10
-        while _metric(base, "mnist_client_closed_total") < 3 and time.monotonic() < deadline:
+        while metric(scrape(base), "mnist_client_closed_total") < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _metric(base, "mnist_client_closed_total") == 3
+        assert metric(scrape(base), "mnist_client_closed_total") == 3
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and " ERROR " not in log, log
 

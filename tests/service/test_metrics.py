@@ -3,7 +3,6 @@ bounded label values, and clean for `promtool check metrics` (Debian's prometheu
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import urllib.request
@@ -12,21 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.utils import need, png_bytes, post_image, running_service
+from tests.utils import metric, need, png_bytes, post_image, running_service, scrape
 from train import mnist
 
 pytestmark = pytest.mark.slow
-
-
-def _scrape(base: str) -> str:
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
-        return resp.read().decode()
-
-
-def _sample(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
-    assert match, f"{name} not in the scrape"
-    return float(match.group(1))
 
 
 def test_every_scrape_of_two_workers_counts_everything(tmp_path: Path, mnist_test: mnist.Split) -> None:
@@ -40,12 +28,12 @@ def test_every_scrape_of_two_workers_counts_everything(tmp_path: Path, mnist_tes
         request = urllib.request.Request(base + "/v1/predict", method="PROPFIND")
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(request, timeout=10)
-        scrapes = [_scrape(base) for _ in range(12)]  # spread over both workers
+        scrapes = [scrape(base) for _ in range(12)]  # spread over both workers
         dirs = set(Path("/tmp").glob("mnist-metrics-*")) - before
     for text in scrapes:
-        assert _sample(text, 'mnist_predictions_total{digit="7"}') == 100
-        assert _sample(text, 'mnist_http_requests_total{method="POST",route="/v1/predict",status="200"}') == 100
-        assert _sample(text, "mnist_model_ready") == 1
+        assert metric(text, 'mnist_predictions_total{digit="7"}') == 100
+        assert metric(text, 'mnist_http_requests_total{method="POST",route="/v1/predict",status="200"}') == 100
+        assert metric(text, "mnist_model_ready") == 1
         assert 'method="PROPFIND"' not in text  # unknown methods share one label value
     assert any('method="other"' in text for text in scrapes)
     check = subprocess.run(["promtool", "check", "metrics"], input=scrapes[-1], capture_output=True, text=True)
