@@ -31,6 +31,10 @@ CONSISTENCY_LEVELS = (
 )
 
 
+# Numbers that may also be "auto" (None): the service works them out itself.
+AUTO_FLOATS = ("cassandra_ack_hold_s",)
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot run with."""
 
@@ -77,9 +81,10 @@ class Settings:
     # hosts boot before their network); strict: refuse to start instead. Wrong settings (credentials,
     # keyspace, TLS) stop start-up either way.
     cassandra_strict_startup: bool = False
-    # Acknowledged records stay in the outbox this long, to be sent again if Cassandra restarts
-    # meanwhile: with `commitlog_sync: periodic` a node may lose its last ~10 s of acked writes.
-    cassandra_ack_hold_s: float = 15.0
+    # Acknowledged records stay in the outbox this long, to be sent again if a node restarts
+    # meanwhile. None ("auto"): asked of the nodes (store/durability.py) — 0 where an acknowledgement
+    # means fsynced (commitlog_sync group or batch), the sync period + 5 s where it does not.
+    cassandra_ack_hold_s: float | None = None
     # --- access (service/api/access.py) ---
     predict_tokens: tuple[str, ...] = field(default=(), repr=False)  # bearer tokens that may predict
     read_tokens: tuple[str, ...] = field(default=(), repr=False)  # ... that may also read history and metrics
@@ -100,6 +105,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             default = f.default_factory() if f.default is MISSING and f.default_factory is not MISSING else f.default
+            if f.name in AUTO_FLOATS:
+                values[f.name] = None if raw.strip().lower() == "auto" else _parse(key, raw, 0.0)
+                continue
             values[f.name] = _parse(key, raw, default)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
@@ -125,6 +133,8 @@ class Settings:
             raise SettingsError("MNIST_HEADER_TIMEOUT_S and MNIST_BODY_TIMEOUT_S must be positive")
         if self.ort_threads < 0:
             raise SettingsError(f"ort_threads must be >= 0, got {self.ort_threads}")
+        if self.cassandra_ack_hold_s is not None and self.cassandra_ack_hold_s < 0:
+            raise SettingsError(f"CASSANDRA_ACK_HOLD_S must be >= 0 or 'auto', got {self.cassandra_ack_hold_s}")
         if self.cassandra_ttl_s < 0:
             raise SettingsError(f"cassandra_ttl_s must be >= 0, got {self.cassandra_ttl_s}")
         if self.cassandra_consistency.upper() not in CONSISTENCY_LEVELS:

@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cassandra.auth import PlainTextAuthProvider
@@ -29,6 +29,7 @@ class Node:
     storage_port: int = 17000
     jmx_port: int = 17199
     managed: bool = True  # False: an existing cluster named by the environment
+    extra: dict[str, str] = field(default_factory=dict)  # more of scripts/cassandra/configure's settings
 
     @property
     def env(self) -> dict[str, str]:
@@ -38,6 +39,7 @@ class Node:
             "CASSANDRA_PORT": str(self.port),
             "CASSANDRA_STORAGE_PORT": str(self.storage_port),
             "CASSANDRA_JMX_PORT": str(self.jmx_port),
+            **self.extra,
         }
 
     def start(self, timeout: float = 300) -> float:
@@ -61,6 +63,10 @@ class Node:
             except ProcessLookupError:
                 break
             time.sleep(0.1)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the host vanished — no reset, no goodbye, connections simply go quiet."""
+        os.kill(self.pid(), signal.SIGSTOP)
 
     def cql(self, statement: str) -> str:
         """Run a statement with cqlsh (the PyPI package: an independent client)."""

@@ -12,6 +12,7 @@ import pytest
 
 from service.settings import FLOAT_CARD, Settings, default_card
 from tests.cassandra_node import Node
+from tests.loopfs import LoopFs, loop_filesystem
 from tests.utils import ROOT, free_port, need
 from train import mnist
 
@@ -100,3 +101,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     print(f"cassandra node ready in {took:.1f} s")
     yield n
     n.stop()
+
+
+@pytest.fixture
+def loop_fs(tmp_path: Path) -> Iterator[LoopFs]:
+    """A 48 MB ext4 of the test's own, mounted at tmp_path/mnt."""
+    with loop_filesystem(tmp_path / "outbox.ext4", tmp_path / "mnt", "48M") as fs:
+        yield fs

@@ -62,10 +62,19 @@ def make_record(n: int, door: str = "v1") -> PredictionRecord:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(*also: str) -> int:
+    """A port free on 127.0.0.1, and on each of the `also` addresses too."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        try:
+            for address in also:
+                with socket.socket() as s:
+                    s.bind((address, port))
+        except OSError:
+            continue
+        return port
 
 
 def wait_ready(

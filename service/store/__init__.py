@@ -19,18 +19,21 @@ async def open_store(settings: Settings, metrics: Metrics) -> PredictionStore:
     else:
         from service.store.cassandra_schema import connect
         from service.store.cassandra_sink import CassandraSink
+        from service.store.durability import configured, probe
         from service.store.outbox import Outbox
         from service.store.relayed import RelayedStore
 
         def sink() -> CassandraSink:
             cluster, session = connect(settings, migrate_schema=settings.cassandra_migrate)
-            return CassandraSink(cluster, session, settings.cassandra_max_in_flight)
+            hold_s = settings.cassandra_ack_hold_s
+            up = [h for h in cluster.metadata.all_hosts() if h.is_up]
+            durability = configured(hold_s) if hold_s is not None else probe(session, up)
+            return CassandraSink(cluster, session, settings.cassandra_max_in_flight, durability)
 
         where: dict[str, object] = {
             "keyspace": settings.cassandra_keyspace,
             "contact_points": list(settings.cassandra_contact_points),
         }
-        hold_s, strict = settings.cassandra_ack_hold_s, settings.cassandra_strict_startup
-        store = RelayedStore(Outbox(path), sink, metrics, hold_s, where, strict)
+        store = RelayedStore(Outbox(path), sink, metrics, where, settings.cassandra_strict_startup)
     await store.start()
     return store

@@ -189,9 +189,16 @@ def migrate(session: Session, settings: Settings) -> None:
     # Concurrent CREATE ... IF NOT EXISTS from several workers: wait until they agree.
     cluster = session.cluster
     cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+    # Where another process created the keyspace a moment before, this driver may not have heard
+    # of it yet (its CREATE was a no-op, no schema event arrived): read the schema afresh.
+    cluster.refresh_schema_metadata(max_schema_agreement_wait=30)
     for column, cql_type in ADDED_COLUMNS.items():
         cluster.refresh_table_metadata(keyspace, "predictions")
-        if column in cluster.metadata.keyspaces[keyspace].tables["predictions"].columns:
+        known = cluster.metadata.keyspaces.get(keyspace)
+        table = known.tables.get("predictions") if known is not None else None
+        if table is None:
+            raise CassandraStartupError(f"{keyspace}.predictions was created but is not in the schema yet")
+        if column in table.columns:
             continue
         try:
             ddl = ADD_COLUMN_DDL.format(keyspace=keyspace, column=column, cql_type=cql_type)
@@ -200,3 +207,6 @@ def migrate(session: Session, settings: Settings) -> None:
             if "conflicts with an existing column" not in str(exc) and "already exist" not in str(exc):
                 raise
         cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+        # The driver updates its metadata from schema events in the background: read the table
+        # now, or the caller's check may still see it without the column.
+        cluster.refresh_table_metadata(keyspace, "predictions")

@@ -15,6 +15,7 @@ from cassandra.query import BatchStatement, BatchType, PreparedStatement
 from service.core.futures import settle
 from service.errors import StoreUnavailable
 from service.store.cassandra_schema import DRIVER_ERRORS, one_line
+from service.store.durability import Durability
 from service.store.record import FIELDS, Codec, PredictionRecord, from_values, time_of, to_values
 
 CODEC: Codec = {"probabilities": (list, tuple)}
@@ -85,8 +86,9 @@ class CassandraSink:
 
     name = "cassandra"
 
-    def __init__(self, cluster: Cluster, session: Session, max_in_flight: int) -> None:
+    def __init__(self, cluster: Cluster, session: Session, max_in_flight: int, durability: Durability) -> None:
         self.cluster, self.session = cluster, session
+        self.durability = durability  # what its acknowledgements mean
         queries = (INSERT, INSERT_DAY, SELECT_ONE, SELECT_DAY, SELECT_DAY_BEFORE, SELECT_DAYS)
         self._ps = _Statements(*[session.prepare(q) for q in queries])
         self._ps.insert.is_idempotent = True

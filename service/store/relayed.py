@@ -36,14 +36,12 @@ class RelayedStore:
         outbox: Outbox,
         connect: Callable[[], CassandraSink],
         metrics: Metrics,
-        hold_s: float,
         where: dict[str, object],
         strict: bool = False,
     ) -> None:
         self.outbox = outbox
         self._connect = connect
         self.metrics = metrics
-        self.hold_s = hold_s
         self.where = where  # keyspace and contact points, for /readyz
         self.strict = strict
         self._sink: CassandraSink | None = None
@@ -78,7 +76,8 @@ class RelayedStore:
 
     def _attach(self, sink: CassandraSink) -> None:
         self._sink, self.connect_error = sink, None
-        self._relay = Relay(self.outbox, sink, self.metrics, self.hold_s)
+        log.info("Cassandra durability: %s", sink.durability.summary)
+        self._relay = Relay(self.outbox, sink, self.metrics, sink.durability.hold_s)
         self.metrics.cassandra_up.set(1)
         self._relay.start()
 
@@ -119,6 +118,7 @@ class RelayedStore:
             "last_error": relay.error if relay else self.connect_error,
             "last_ok_unix": relay.last_ok if relay else None,
             "written": relay.written if relay else 0,
+            "durability": self._sink.durability.summary if self._sink else None,
             **self.where,
         }
         try:

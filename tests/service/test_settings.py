@@ -25,6 +25,9 @@ def test_defaults_and_parsing() -> None:
     assert s.cassandra_contact_points == ("10.0.0.1", "10.0.0.2") and s.cassandra_enabled
     assert s.cassandra_migrate is False and s.cassandra_ack_hold_s == 2.5
     default = Settings.from_env({})
+    assert default.cassandra_ack_hold_s is None, "the hold is asked of the nodes unless set"
+    assert Settings.from_env({"CASSANDRA_ACK_HOLD_S": "Auto"}).cassandra_ack_hold_s is None
+    assert Settings.from_env({"CASSANDRA_ACK_HOLD_S": "0"}).cassandra_ack_hold_s == 0.0
     assert not default.cassandra_enabled and default.max_request_pixels >= default.max_pixels
     assert "password" not in repr(Settings(cassandra_password="secret")).lower().replace("cassandra_password", "")
 
@@ -42,6 +45,8 @@ def test_defaults_and_parsing() -> None:
         ({"CASSANDRA_KEYSPACE": "bad-name"}, "CASSANDRA_KEYSPACE"),
         ({"CASSANDRA_REPLICATION": "SimpleStrategy:x"}, "CASSANDRA_REPLICATION"),
         ({"CASSANDRA_TTL_S": "-5"}, "cassandra_ttl_s"),
+        ({"CASSANDRA_ACK_HOLD_S": "-1"}, "CASSANDRA_ACK_HOLD_S"),
+        ({"CASSANDRA_ACK_HOLD_S": "forever"}, "CASSANDRA_ACK_HOLD_S='forever'"),
         ({"CASSANDRA_CONNECT_TIMEOUT_S": "soon"}, "CASSANDRA_CONNECT_TIMEOUT_S"),
     ],
 )

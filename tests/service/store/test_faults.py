@@ -8,12 +8,9 @@ The outbox lives on a small ext4 filesystem in a loop-mounted file (root only; C
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,74 +18,11 @@ import numpy as np
 import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
-from tests.utils import need, png_bytes, post, running_service
+from tests.loopfs import LoopFs
+from tests.utils import png_bytes, post, running_service
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow, pytest.mark.faults]
-
-
-@dataclass
-class LoopFs:
-    image: Path
-    mnt: Path
-
-    def mount(self) -> None:
-        # A loop device of its own every time: `mount -o loop` would reuse the device of a failed
-        # mount that is still held open, and with it the failed (read-only) filesystem.
-        device = subprocess.run(
-            ["losetup", "-f", "--show", str(self.image)], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(self.mnt)], check=True)
-
-    @property
-    def device(self) -> str:
-        out = subprocess.run(["findmnt", "-n", "-o", "SOURCE", str(self.mnt)], capture_output=True, text=True)
-        return out.stdout.strip().splitlines()[-1]
-
-    def fill(self) -> Path:
-        """Write a file until the filesystem is full."""
-        filler = self.mnt / "filler"
-        with filler.open("wb") as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * (1 << 20))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            except OSError:
-                pass
-        return filler
-
-    def fail_read_only(self) -> None:
-        """An ext4 error with errors=remount-ro: the kernel turns the filesystem read-only at once,
-        as it would after a failing disk or a corrupt block."""
-        name = Path(self.device).name
-        Path(f"/sys/fs/ext4/{name}/trigger_fs_error").write_text("1")
-
-    def remount_repaired(self) -> None:
-        """What an operator does: detach the failed filesystem, check it, mount it again."""
-        subprocess.run(["umount", "-l", str(self.mnt)], check=True)
-        fsck = subprocess.run(["e2fsck", "-fy", str(self.image)], capture_output=True, text=True)
-        assert fsck.returncode < 4, fsck.stdout + fsck.stderr  # 0-3: clean or corrected
-        self.mount()
-
-
-@pytest.fixture
-def loop_fs(tmp_path: Path) -> Iterator[LoopFs]:
-    need(os.geteuid() == 0, "mounting a loop filesystem needs root")
-    need(all(shutil.which(t) for t in ("mkfs.ext4", "losetup", "e2fsck", "findmnt")), "needs e2fsprogs, util-linux")
-    fs = LoopFs(tmp_path / "outbox.ext4", tmp_path / "mnt")
-    fs.mnt.mkdir()
-    subprocess.run(["truncate", "-s", "48M", str(fs.image)], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(fs.image)], check=True)
-    fs.mount()
-    try:
-        yield fs
-    finally:
-        while subprocess.run(["umount", "-l", str(fs.mnt)], capture_output=True).returncode == 0:
-            pass  # every stacked mount
-        loops = subprocess.run(["losetup", "-j", str(fs.image)], capture_output=True, text=True).stdout
-        for line in loops.splitlines():
-            subprocess.run(["losetup", "-d", line.split(":")[0]], check=False)
 
 
 @dataclass
