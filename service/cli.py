@@ -103,16 +103,17 @@ def _preflight(settings: Settings) -> None:
         _check_cassandra(settings, migrate_schema=settings.cassandra_migrate, strict=settings.cassandra_strict_startup)
 
 
-def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool) -> None:
+def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool, replicate_auth: bool = False) -> None:
     """Connect once (and migrate if asked); any problem becomes one SettingsError line, except a
     node that is merely unreachable when not `strict` (the service then serves and connects later)."""
-    from service.store.cassandra_schema import CassandraStartupError, CassandraUnreachable, connect
+    from service.store import cassandra_schema
+    from service.store.cassandra_schema import DRIVER_ERRORS, CassandraStartupError, CassandraUnreachable, connect
 
     driver_log = logging.getLogger("cassandra")
     level = driver_log.level
     driver_log.setLevel(logging.CRITICAL)  # its tracebacks would bury our one line
     try:
-        cluster, _ = connect(settings, migrate_schema=migrate_schema)
+        cluster, session = connect(settings, migrate_schema=migrate_schema)
     except CassandraUnreachable as exc:
         if strict:
             raise SettingsError(str(exc)) from exc
@@ -122,7 +123,13 @@ def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool) -> 
         raise SettingsError(str(exc)) from exc
     finally:
         driver_log.setLevel(level)
-    cluster.shutdown()
+    try:
+        if replicate_auth and cassandra_schema.replicate_auth(session, settings):
+            log.info("system_auth now replicated as %s: repair it on each node", settings.cassandra_replication)
+    except (CassandraStartupError, *DRIVER_ERRORS) as exc:
+        raise SettingsError(f"system_auth: {cassandra_schema.one_line(exc)}") from exc
+    finally:
+        cluster.shutdown()
 
 
 def migrate(argv: list[str] | None = None) -> int:
@@ -130,12 +137,17 @@ def migrate(argv: list[str] | None = None) -> int:
         prog="mnist-migrate",
         description="Create the Cassandra keyspace and tables if missing (idempotent; never drops).",
     )
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--replicate-auth",
+        action="store_true",
+        help="also give system_auth the keyspace's NetworkTopologyStrategy replication (a cluster's logins)",
+    )
+    args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
         if not settings.cassandra_enabled:
             raise SettingsError("CASSANDRA_CONTACT_POINTS is not set: nothing to migrate")
-        _check_cassandra(settings, migrate_schema=True, strict=True)
+        _check_cassandra(settings, migrate_schema=True, strict=True, replicate_auth=args.replicate_auth)
     except SettingsError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS {keyspace}.prediction_days (
   AND comment = 'the days that have predictions, newest first, for paging across partitions'
 """
 ADD_COLUMN_DDL = "ALTER TABLE {keyspace}.predictions ADD {column} {cql_type}"
+AUTH_DDL = "ALTER KEYSPACE system_auth WITH replication = {replication}"
 # Columns of fields added after the first schema (record.ADDED_FIELDS), with their CQL types.
 ADDED_COLUMNS = {"door": "text"}
 assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
@@ -210,3 +211,19 @@ def migrate(session: Session, settings: Settings) -> None:
         # The driver updates its metadata from schema events in the background: read the table
         # now, or the caller's check may still see it without the column.
         cluster.refresh_table_metadata(keyspace, "predictions")
+
+
+def replicate_auth(session: Session, settings: Settings) -> bool:
+    """Give system_auth the keyspace's replication, if it is a NetworkTopologyStrategy one (a
+    cluster): logins then survive the loss of any node that the data survives. Returns whether
+    it changed anything. Run `nodetool repair system_auth` on each node afterwards."""
+    wanted = parse_replication(settings.cassandra_replication)
+    if wanted["class"] != "NetworkTopologyStrategy":
+        raise CassandraStartupError("replicating system_auth needs CASSANDRA_REPLICATION=NetworkTopologyStrategy:...")
+    current = session.cluster.metadata.keyspaces["system_auth"].replication_strategy
+    have = {dc: str(rf) for dc, rf in getattr(current, "dc_replication_factors", {}).items()}
+    if have == {k: v for k, v in wanted.items() if k != "class"}:
+        return False
+    session.execute(AUTH_DDL.format(replication=_replication_cql(settings.cassandra_replication)), timeout=60.0)
+    session.cluster.control_connection.wait_for_schema_agreement(wait_time=60)
+    return True
