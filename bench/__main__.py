@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.durability import sync_cost
 from bench.inference import inference_alone
 from bench.inputs import make_inputs
 from bench.memory import hostile_mix
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                 ours(report, spec, inputs, work, Variant(store="cassandra", node=node))
             finally:
                 node.stop()
+        if "sync" in parts:
+            sync_cost(report, spec, work, inputs)
         if "baselines" in parts:
             baselines(report, spec, inputs, work)
         container = ROOT / "artifacts" / "test" / "container-start.json"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "baselines")
+PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "sync", "baselines")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class RunSpec:
                 hostile_requests=2,
                 parts=tuple(p for p in parts if p in ("cold", "hostile", "ours")),
             )
-        dropped = {name for name, off in (("cassandra", args.no_cassandra), ("baselines", args.no_baselines)) if off}
+        off = (("cassandra", args.no_cassandra), ("sync", args.no_cassandra), ("baselines", args.no_baselines))
+        dropped = {name for name, flag in off if flag}
         return cls(
             out=args.out,
             workers=args.workers,

@@ -12,6 +12,7 @@ class MemoryStore:
     """A PredictionStore in a dict; `fail` makes every add raise StoreUnavailable."""
 
     backend = "memory"
+    writes_to = "memory"
 
     def __init__(self) -> None:
         self.records: dict[uuid.UUID, PredictionRecord] = {}
@@ -50,6 +51,11 @@ class MemorySink:
         self.failures = 0
         self.error: BaseException = ConnectionError("the sink is down")
         self.changed = False
+        self.hold_s = 60.0
+        self.reassessed = 0
+
+    async def reassess(self) -> None:
+        self.reassessed += 1
 
     async def write(self, records: list[PredictionRecord]) -> list[BaseException | None]:
         self.writes += 1

@@ -9,6 +9,7 @@ import os
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -27,6 +28,26 @@ ARTIFACTS = ROOT / "artifacts" / "test"
 MB = 1_000_000
 
 
+def _compose(env: dict[str, str], *args: str, timeout: float = 1800, check: bool = True) -> str:
+    out = subprocess.run(
+        ["docker-compose", *FILES, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert out.returncode == 0, f"docker-compose {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def _env(project: str, docker_base: str, **ports: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": project,
+        "BASE_IMAGE": docker_base,
+        "DOCKER_BUILDKIT": "0",
+        "COMPOSE_DOCKER_CLI_BUILD": "0",
+        **{name: str(port) for name, port in ports.items()},
+    }
+
+
 def _docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=120).stdout.strip()
 
@@ -34,25 +55,17 @@ def _docker(*args: str) -> str:
 def test_compose_stack_end_to_end(docker_base: str, mnist_dir: Path) -> None:
     project = f"mnist-e2e-{uuid.uuid4().hex[:6]}"
     cport, mport = free_port(), free_port()
-    env = {
-        **os.environ,
-        "COMPOSE_PROJECT_NAME": project,
-        "BASE_IMAGE": docker_base,
-        "CASSANDRA_HOST_PORT": str(cport),
-        "CASSANDRA_HOST_STORAGE_PORT": str(free_port()),
-        "CASSANDRA_HOST_JMX_PORT": str(free_port()),
-        "MNIST_HOST_PORT": str(mport),
-        "DOCKER_BUILDKIT": "0",
-        "COMPOSE_DOCKER_CLI_BUILD": "0",
-    }
+    env = _env(
+        project,
+        docker_base,
+        CASSANDRA_HOST_PORT=cport,
+        CASSANDRA_HOST_STORAGE_PORT=free_port(),
+        CASSANDRA_HOST_JMX_PORT=free_port(),
+        MNIST_HOST_PORT=mport,
+    )
 
     def compose(*args: str, timeout: float = 1800, check: bool = True) -> str:
-        out = subprocess.run(
-            ["docker-compose", *FILES, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-        if check:
-            assert out.returncode == 0, f"docker-compose {' '.join(args)}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-        return out.stdout
+        return _compose(env, *args, timeout=timeout, check=check)
 
     test = mnist.load_split(mnist_dir, "t10k")
     data, label = png_bytes(np.asarray(test.images[0])), int(test.labels[0])
@@ -130,3 +143,59 @@ def test_compose_stack_end_to_end(docker_base: str, mnist_dir: Path) -> None:
     print(f"compose stack: {figures}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "compose-stack.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+
+@pytest.mark.cluster
+def test_compose_cluster_profile(docker_base: str, mnist_dir: Path) -> None:
+    """The cluster profile on one host: three Cassandra containers on 127.0.0.1-3, logins
+    replicated, the keyspace on all three; the service records at LOCAL_QUORUM."""
+    project = f"mnist-cluster-{uuid.uuid4().hex[:6]}"
+    cport, mport = free_port("127.0.0.2", "127.0.0.3"), free_port()
+    env = _env(
+        project,
+        docker_base,
+        CASSANDRA_HOST_PORT=cport,
+        CASSANDRA_HOST_STORAGE_PORT=free_port("127.0.0.2", "127.0.0.3"),
+        CASSANDRA_HOST_JMX_PORT=free_port(),
+        CASSANDRA_HOST_JMX_PORT_2=free_port(),
+        CASSANDRA_HOST_JMX_PORT_3=free_port(),
+        MNIST_HOST_PORT=mport,
+    )
+    env["CASSANDRA_REPLICATION"] = "NetworkTopologyStrategy:datacenter1=3"
+    test = mnist.load_split(mnist_dir, "t10k")
+    base = f"http://127.0.0.1:{mport}"
+    cluster_profile = ("--profile", "cluster")
+    try:
+        _compose(env, "build")
+        started = time.monotonic()
+        _compose(env, *cluster_profile, "up", "-d", timeout=900)
+        wait_ready(base + "/readyz", timeout=300)
+        answered = []
+        for i in range(50):
+            status, body = post_image(base + "/v1/predict", png_bytes(np.asarray(test.images[i])), f"c{i}.png")
+            assert status == 200, body
+            answered.append(json.loads(body)["predictions"][0]["id"])
+        wait_drained(base, timeout=120)
+        up_s = round(time.monotonic() - started, 1)
+        auth = _docker("inspect", "--format", "{{.State.ExitCode}}", f"{project}_cluster-auth_1")
+        assert auth == "0", _compose(env, *cluster_profile, "logs", "cluster-auth", check=False)
+        with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+            durability = json.loads(resp.read())["store"]["durability"]
+        for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+            assert f"{address} group" in durability, durability  # every node up, and fsyncing first
+        cluster = Cluster(["127.0.0.1"], port=cport, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+        try:
+            session = cluster.connect()
+            space = cluster.metadata.keyspaces
+            assert space["mnist"].replication_strategy.dc_replication_factors == {"datacenter1": 3}
+            assert space["system_auth"].replication_strategy.dc_replication_factors == {"datacenter1": 3}
+            ids = {str(r.id) for r in session.execute("SELECT id FROM mnist.predictions")}
+        finally:
+            cluster.shutdown()
+        assert ids == set(answered)
+    finally:
+        logs = _compose(env, *cluster_profile, "logs", "--tail", "30", check=False)
+        _compose(env, *cluster_profile, "down", "-v", "--remove-orphans", timeout=300, check=False)
+    label_filter = f"label=com.docker.compose.project={project}"
+    assert _docker("ps", "-a", "-q", "--filter", label_filter) == "", logs
+    print(f"compose cluster profile: 3 nodes, 50 uploads recorded on all three in {up_s} s from up")

@@ -205,7 +205,7 @@ class Predictor:
         try:
             await self.store.add(records)
         except StoreUnavailable:
-            self.metrics.store_failures.labels(store=self.store.backend).inc()
+            self.metrics.store_failures.labels(store=self.store.writes_to).inc()
             raise
         for r in records:
             self.metrics.predictions.labels(digit=str(r.digit)).inc()

@@ -19,16 +19,21 @@ async def open_store(settings: Settings, metrics: Metrics) -> PredictionStore:
     else:
         from service.store.cassandra_schema import connect
         from service.store.cassandra_sink import CassandraSink
-        from service.store.durability import configured, probe
+        from service.store.durability import Durability, configured, probe
         from service.store.outbox import Outbox
         from service.store.relayed import RelayedStore
 
         def sink() -> CassandraSink:
             cluster, session = connect(settings, migrate_schema=settings.cassandra_migrate)
             hold_s = settings.cassandra_ack_hold_s
-            up = [h for h in cluster.metadata.all_hosts() if h.is_up]
-            durability = configured(hold_s) if hold_s is not None else probe(session, up)
-            return CassandraSink(cluster, session, settings.cassandra_max_in_flight, durability)
+
+            def durability() -> Durability:  # asked at connect, and again as nodes come and go
+                if hold_s is not None:
+                    return configured(hold_s)
+                return probe(session, [h for h in cluster.metadata.all_hosts() if h.is_up])
+
+            keyspace, in_flight = settings.cassandra_keyspace, settings.cassandra_max_in_flight
+            return CassandraSink(cluster, session, keyspace, in_flight, durability)
 
         where: dict[str, object] = {
             "keyspace": settings.cassandra_keyspace,

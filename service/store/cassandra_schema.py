@@ -162,7 +162,6 @@ def connect(settings: Settings, migrate_schema: bool) -> tuple[Cluster, Session]
         problem = schema_problem(cluster, keyspace)
         if problem is not None:
             raise CassandraStartupError(f"Cassandra at {where}: {problem} (run mnist-migrate)")
-        session.set_keyspace(keyspace)
     except CassandraStartupError:
         cluster.shutdown()
         raise

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,13 +20,16 @@ from service.store.cassandra_schema import DRIVER_ERRORS, one_line
 from service.store.durability import Durability
 from service.store.record import FIELDS, Codec, PredictionRecord, from_values, time_of, to_values
 
+log = logging.getLogger(__name__)
 CODEC: Codec = {"probabilities": (list, tuple)}
-INSERT = f"INSERT INTO predictions (day, {', '.join(FIELDS)}) VALUES (?, {', '.join('?' * len(FIELDS))})"
-INSERT_DAY = "INSERT INTO prediction_days (bucket, day) VALUES (0, ?)"
-SELECT_ONE = "SELECT * FROM predictions WHERE day = ? AND id = ?"
-SELECT_DAY = "SELECT * FROM predictions WHERE day = ? LIMIT ?"
-SELECT_DAY_BEFORE = "SELECT * FROM predictions WHERE day = ? AND id < ? LIMIT ?"
-SELECT_DAYS = "SELECT day FROM prediction_days WHERE bucket = 0 AND day <= ? LIMIT 400"
+# Tables named with their keyspace ({ks}, a validated identifier): Cassandra 5 warns about
+# prepared statements that rely on the session's keyspace (`USE`), once per statement per worker.
+INSERT = f"INSERT INTO {{ks}}.predictions (day, {', '.join(FIELDS)}) VALUES (?, {', '.join('?' * len(FIELDS))})"
+INSERT_DAY = "INSERT INTO {ks}.prediction_days (bucket, day) VALUES (0, ?)"
+SELECT_ONE = "SELECT * FROM {ks}.predictions WHERE day = ? AND id = ?"
+SELECT_DAY = "SELECT * FROM {ks}.predictions WHERE day = ? LIMIT ?"
+SELECT_DAY_BEFORE = "SELECT * FROM {ks}.predictions WHERE day = ? AND id < ? LIMIT ?"
+SELECT_DAYS = "SELECT day FROM {ks}.prediction_days WHERE bucket = 0 AND day <= ? LIMIT 400"
 # Rows per unlogged batch: at ~300 bytes a row, a batch stays under Cassandra's 5 KiB warning.
 ROWS_PER_BATCH = 12
 
@@ -86,17 +91,35 @@ class CassandraSink:
 
     name = "cassandra"
 
-    def __init__(self, cluster: Cluster, session: Session, max_in_flight: int, durability: Durability) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        session: Session,
+        keyspace: str,
+        max_in_flight: int,
+        durability: Callable[[], Durability],
+    ) -> None:
         self.cluster, self.session = cluster, session
-        self.durability = durability  # what its acknowledgements mean
+        self._assess = durability
+        self.durability = durability()  # what its acknowledgements mean; asked again as nodes change
         queries = (INSERT, INSERT_DAY, SELECT_ONE, SELECT_DAY, SELECT_DAY_BEFORE, SELECT_DAYS)
-        self._ps = _Statements(*[session.prepare(q) for q in queries])
+        self._ps = _Statements(*[session.prepare(q.format(ks=keyspace)) for q in queries])
         self._ps.insert.is_idempotent = True
         self._ps.insert_day.is_idempotent = True
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._known_days: set[dt.date] = set()
         self.node_changed = False  # set from the driver's threads; a plain flag is enough
         cluster.register_listener(_NodeWatch(self))
+
+    @property
+    def hold_s(self) -> float:
+        return self.durability.hold_s
+
+    async def reassess(self) -> None:
+        found = await asyncio.to_thread(self._assess)
+        if found != self.durability:
+            log.info("Cassandra durability now: %s", found.summary)
+        self.durability = found
 
     def take_node_change(self) -> bool:
         """True once after a node went down or up: recently acknowledged writes may be lost."""

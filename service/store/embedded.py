@@ -12,6 +12,7 @@ from service.store.sqlite import DB_ERRORS, SqliteFile
 
 class EmbeddedStore:
     backend = "sqlite"
+    writes_to = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.file = SqliteFile(path, table="predictions")

@@ -140,6 +140,9 @@ class PredictionStore(Protocol):
     raises StoreUnavailable when they are not."""
 
     backend: str
+    # What `add` commits to, as the metrics label it (mnist_store_write_failures_total{store=...}):
+    # the SQLite file itself, or the outbox in front of Cassandra (the relay counts Cassandra's).
+    writes_to: str
 
     async def start(self) -> None: ...
 

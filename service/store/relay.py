@@ -3,7 +3,8 @@
 It never dies: any error in a round is reported (one log line per new kind of error, `/readyz`
 degraded with the reason, metrics), backed off from, and the next round tries again, so it
 resumes by itself when the disk or the database recovers. Records leave the outbox only once
-acknowledged and held for `hold_s` (a node that restarts may lose its last acknowledged writes).
+acknowledged and held for the sink's `hold_s` (0 where an acknowledgement means fsynced; see
+store/durability.py), and are written again if a node goes down or comes back meanwhile.
 """
 
 from __future__ import annotations
@@ -45,14 +46,23 @@ class Sink(Protocol):
         """True once after the sink may have lost writes it acknowledged."""
         ...
 
+    @property
+    def hold_s(self) -> float:
+        """How long acknowledged records stay in the outbox."""
+        ...
+
+    async def reassess(self) -> None:
+        """Ask again what an acknowledgement means (after nodes came or went)."""
+        ...
+
 
 class SinkFailed(Exception):
     """The sink refused or did not answer some writes of a round."""
 
 
 class Relay:
-    def __init__(self, outbox: Outbox, sink: Sink, metrics: Metrics, hold_s: float) -> None:
-        self.outbox, self.sink, self.metrics, self.hold_s = outbox, sink, metrics, hold_s
+    def __init__(self, outbox: Outbox, sink: Sink, metrics: Metrics) -> None:
+        self.outbox, self.sink, self.metrics = outbox, sink, metrics
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -125,11 +135,14 @@ class Relay:
 
     async def round(self) -> int:
         """Move one batch from the outbox to the sink; returns how many were acknowledged."""
-        if self._requeue or self.sink.take_node_change():
+        changed = self.sink.take_node_change()
+        if self._requeue or changed:
             resent = await self.outbox.requeue_acked()
             self._requeue = False
             if resent:
                 log.info("%d recently acknowledged records will be written to %s again", resent, self.sink.name)
+        if changed:
+            await self.sink.reassess()
         await self._purge()
         batch = await self.outbox.claim(DRAIN_BATCH, LEASE_S)
         if not batch:
@@ -163,7 +176,7 @@ class Relay:
         now = time.monotonic()
         if now - self._last_purge >= 1.0:
             self._last_purge = now
-            await self.outbox.purge_acked(self.hold_s)
+            await self.outbox.purge_acked(self.sink.hold_s)
 
     def problems(self) -> list[str]:
         out = []

@@ -30,6 +30,7 @@ MAX_RETRY_S = 10.0
 
 class RelayedStore:
     backend = "cassandra"
+    writes_to = "outbox"  # the relay labels Cassandra's own failures
 
     def __init__(
         self,
@@ -77,7 +78,7 @@ class RelayedStore:
     def _attach(self, sink: CassandraSink) -> None:
         self._sink, self.connect_error = sink, None
         log.info("Cassandra durability: %s", sink.durability.summary)
-        self._relay = Relay(self.outbox, sink, self.metrics, sink.durability.hold_s)
+        self._relay = Relay(self.outbox, sink, self.metrics)
         self.metrics.cassandra_up.set(1)
         self._relay.start()
 

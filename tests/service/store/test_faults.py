@@ -19,7 +19,7 @@ import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
 from tests.loopfs import LoopFs
-from tests.utils import png_bytes, post, running_service
+from tests.utils import metric, png_bytes, post, running_service, scrape
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow, pytest.mark.faults]
@@ -84,6 +84,8 @@ def _fault_under_load(
         fault()
         up.until(lambda status: len(up.refused) >= 20)  # a WAL may reuse its pages for a while first
         _check_refusals(up.refused)
+        # Counted against the outbox, the part that failed (not Cassandra, which is fine).
+        assert metric(scrape(base), 'mnist_store_write_failures_total{store="outbox"}') >= len(up.refused)
         body = ready(base)  # 200: urlopen raises on anything else
         assert body["status"] == "degraded", body
         assert body["store"]["reasons"], body  # type: ignore[index]

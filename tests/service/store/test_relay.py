@@ -31,7 +31,7 @@ def _run(tmp_path: Path, scenario: Callable[[Outbox, MemorySink, Relay, Metrics]
         outbox = Outbox(tmp_path / "outbox.sqlite3")
         await outbox.start()
         sink, metrics = MemorySink(), Metrics()
-        relay = Relay(outbox, sink, metrics, hold_s=60.0)
+        relay = Relay(outbox, sink, metrics)
         relay.start()
         try:
             await scenario(outbox, sink, relay, metrics)
@@ -122,5 +122,23 @@ def test_a_node_change_sends_held_records_again(tmp_path: Path) -> None:
         relay.wake()
         await _until(lambda: len(sink.rows) == 20)
         assert relay.written == 40
+        assert sink.reassessed == 1, "what an acknowledgement means is asked again after a node change"
+
+    _run(tmp_path, scenario)
+
+
+def test_no_hold_forgets_acknowledged_records_at_once(tmp_path: Path) -> None:
+    async def scenario(outbox: Outbox, sink: MemorySink, relay: Relay, metrics: Metrics) -> None:
+        sink.hold_s = 0.0  # every node fsyncs before it acknowledges
+        recs = [make_record(i) for i in range(20)]
+        await outbox.add(recs)
+        relay.wake()
+        await _until(lambda: relay.written == 20)
+        for _ in range(100):  # rounds purge at most once a second
+            if await outbox.get(recs[0].id) is None:
+                break
+            relay.wake()
+            await asyncio.sleep(0.05)
+        assert await outbox.get(recs[0].id) is None and await outbox.pending() == 0
 
     _run(tmp_path, scenario)
