@@ -177,8 +177,12 @@ def test_compose_cluster_profile(docker_base: str, mnist_dir: Path) -> None:
             answered.append(json.loads(body)["predictions"][0]["id"])
         wait_drained(base, timeout=120)
         up_s = round(time.monotonic() - started, 1)
-        auth = _docker("inspect", "--format", "{{.State.ExitCode}}", f"{project}_cluster-auth_1")
-        assert auth == "0", _compose(env, *cluster_profile, "logs", "cluster-auth", check=False)
+        auth = f"{project}_cluster-auth_1"
+        while _docker("inspect", "--format", "{{.State.Status}}", auth) != "exited":  # a one-shot: wait for it
+            assert time.monotonic() - started < 600, "cluster-auth did not finish"
+            time.sleep(1)
+        code = _docker("inspect", "--format", "{{.State.ExitCode}}", auth)
+        assert code == "0", _compose(env, *cluster_profile, "logs", "cluster-auth", check=False)
         with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
             durability = json.loads(resp.read())["store"]["durability"]
         for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):

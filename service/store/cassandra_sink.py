@@ -58,7 +58,8 @@ def _record(row: Any) -> PredictionRecord:
 
 
 class _NodeWatch(HostStateListener):  # type: ignore[misc]
-    """Driver thread -> relay: a node went down or came back (it may lack its last writes)."""
+    """Driver thread -> relay: a node went down, came back (it may lack its last writes), joined
+    or left (what an acknowledgement means may have changed)."""
 
     def __init__(self, sink: CassandraSink) -> None:
         self.sink = sink
@@ -70,10 +71,10 @@ class _NodeWatch(HostStateListener):  # type: ignore[misc]
         self.sink.node_changed = True
 
     def on_add(self, host: Any) -> None:
-        return None
+        self.sink.node_changed = True
 
     def on_remove(self, host: Any) -> None:
-        return None
+        self.sink.node_changed = True
 
 
 @dataclass
@@ -122,7 +123,8 @@ class CassandraSink:
         self.durability = found
 
     def take_node_change(self) -> bool:
-        """True once after a node went down or up: recently acknowledged writes may be lost."""
+        """True once after a node went down, came up, joined or left: recently acknowledged
+        writes may be lost, and the nodes are asked again what an acknowledgement means."""
         changed, self.node_changed = self.node_changed, False
         return changed
 
