@@ -12,6 +12,7 @@ from bench.durability import sync_cost
 from bench.inference import inference_alone
 from bench.inputs import make_inputs
 from bench.memory import hostile_mix
+from bench.peers import peers
 from bench.report import Report, write
 from bench.spec import RunSpec
 from bench.systems import Variant, baselines, cassandra_node, cold_start, float_model_variant, ours
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                 ours(report, spec, inputs, work, Variant(store="cassandra", node=node))
             finally:
                 node.stop()
+        if "peers" in parts:
+            peers(report, spec, inputs, work)
         if "sync" in parts:
             sync_cost(report, spec, work, inputs)
         if "baselines" in parts:

@@ -28,6 +28,7 @@ class Result:
     errors: int = 0
     rss_mb: float = 0.0  # the whole process tree
     worker_rss_mb: float = 0.0  # its largest process
+    cpu_us_per_request: float = 0.0  # utime + stime of the process tree over the requests (0: not measured)
     note: str = ""
 
 
@@ -65,7 +66,7 @@ def ratios(report: Report) -> dict[str, str]:
     out: dict[str, str] = {}
     if d is None:
         return out
-    for key, prefix in (("d/a", "(a)"), ("d/b", "(b)"), ("d/c", "(c)")):
+    for key, prefix in (("d/a", "(a)"), ("d/b", "(b)")):
         other = best(prefix)
         if other is not None and other.rps > 0:
             out[key] = f"{d.rps / other.rps:.1f}x req/s (best of each: {d.rps:.0f} vs {other.rps:.1f})"
@@ -122,13 +123,16 @@ def write(report: Report, out: Path, smoke: bool) -> None:
         f"- machine: {machine()}",
         "- load: wrk on 127.0.0.1, same machine; every run bounded in time and requests",
         "",
-        "| system | upload | conc. | req/s | p50 ms | p95 ms | p99 ms | errors | RSS MB (all / largest process) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| system | upload | conc. | req/s | p50 ms | p95 ms | p99 ms | errors | CPU µs/req "
+        "| RSS MB (all / largest process) | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in report.results:
+        cpu = f"{r.cpu_us_per_request:.0f}" if r.cpu_us_per_request else ""
         lines.append(
             f"| {r.system} | {r.scenario} | {r.concurrency} | {r.rps:.1f} | {r.p50_ms:.2f} | "
-            f"{r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.rss_mb:.0f} / {r.worker_rss_mb:.0f} |"
+            f"{r.p95_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} | {r.rss_mb:.0f} / {r.worker_rss_mb:.0f} "
+            f"| {r.note} |"
         )
     lines += ["", "## Other figures", ""]
     lines += [f"- {k}: {v}" for k, v in report.facts.items() if k != "ratios"]

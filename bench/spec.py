@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "sync", "baselines")
+PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "peers", "sync", "baselines")
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class RunSpec:
     warmup_s: float = 1.0  # unmeasured load before each point
     cassandra_warmup_s: float = 90.0  # unmeasured load on a fresh JVM before its scenarios
     cold_starts: int = 5
+    rounds: int = 2  # peers: measured rounds, the systems' order rotated between them
     hostile_requests: int = 8  # concurrent requests of the hostile mix
     hostile_files: int = 16  # blank max-pixel PNGs in each
     parts: tuple[str, ...] = PARTS  # what to run (--only)
@@ -33,6 +34,7 @@ class RunSpec:
         parser.add_argument("--seconds", type=float, default=cls.seconds)
         parser.add_argument("--max-requests", type=int, default=cls.max_requests)
         parser.add_argument("--workers", type=int, default=cls.workers)
+        parser.add_argument("--rounds", type=int, default=cls.rounds, help="peers: rounds, order rotated")
         parser.add_argument("--only", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
         parser.add_argument("--no-baselines", action="store_true")
         parser.add_argument("--no-cassandra", action="store_true")
@@ -56,7 +58,12 @@ class RunSpec:
                 hostile_requests=2,
                 parts=tuple(p for p in parts if p in ("cold", "hostile", "ours")),
             )
-        off = (("cassandra", args.no_cassandra), ("sync", args.no_cassandra), ("baselines", args.no_baselines))
+        off = (
+            ("cassandra", args.no_cassandra),
+            ("sync", args.no_cassandra),
+            ("peers", args.no_baselines),
+            ("baselines", args.no_baselines),
+        )
         dropped = {name for name, flag in off if flag}
         return cls(
             out=args.out,
@@ -64,5 +71,6 @@ class RunSpec:
             seconds=args.seconds,
             max_requests=args.max_requests,
             cassandra_warmup_s=args.cassandra_warmup,
+            rounds=args.rounds,
             parts=tuple(p for p in parts if p not in dropped),
         )

@@ -1,5 +1,5 @@
-"""The systems measured: this service (embedded store, Cassandra, float model) and the designs
-users would otherwise build (the tutorial's Flask + Keras, BentoML + ONNX Runtime)."""
+"""The systems measured: this service (embedded store, Cassandra, float model) and the designs of
+the tutorial it grew from (Flask + Keras). The fair peers are in bench/peers.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from bench.inputs import Upload
 from bench.load import Target, measure, wrk
 from bench.report import Report
 from bench.spec import BENCH, RunSpec
-from service.core.card import ModelCard
 from service.settings import FLOAT_CARD, default_card
 from tests.cassandra_node import Node, wait_drained
 from tests.utils import ROOT, free_port, running
@@ -123,7 +122,8 @@ def venv(name: str, packages: list[str]) -> Path:
 
 
 def baselines(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path) -> None:
-    """Every baseline takes the 28x28 PNG as a multipart form."""
+    """The tutorial's designs (Flask + Keras); each takes the 28x28 PNG as a multipart form. The
+    peers a user would really weigh (BentoML, a bare Starlette app) are in bench/peers.py."""
 
     def form_runs(label: str, url: str, pid: int, run: RunSpec) -> None:
         target = Target(label, "png28-form", url, inputs["png28"], "multipart")
@@ -143,22 +143,6 @@ def baselines(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Pa
         url = f"http://127.0.0.1:{port}/predict"
         with running(cmd, url, env, work / f"flask-{per_request}.log", timeout=180, any_answer=True) as (proc, _):
             form_runs(label, url, proc.pid, run)
-    try:
-        bento_py = venv("bentoml", ["bentoml", "onnxruntime", "pillow", "numpy"])
-    except subprocess.CalledProcessError as exc:
-        report.facts["bentoml"] = f"did not install: {exc}"
-        return
-    port = free_port()
-    env = {
-        "BENCH_PROJECT_ROOT": str(ROOT),
-        "BENCH_ONNX_MODEL": str(ModelCard.load(default_card()).model_file),
-        "BENTOML_HOME": str(work / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    cmd = [str(bento_py), "-m", "bentoml", "serve", "bento_mnist:Mnist", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--working-dir", str(BENCH / "baselines" / "bentoml_onnx")]
-    with running(cmd, f"http://127.0.0.1:{port}/readyz", env, work / "bentoml.log", timeout=180) as (proc, _):
-        form_runs("(c) BentoML + ONNX Runtime", f"http://127.0.0.1:{port}/predict", proc.pid, spec)
 
 
 def float_model_variant() -> Variant | None:

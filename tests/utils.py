@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +174,22 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+@dataclass
+class Answers:
+    """What uploads under load got, from any number of client threads: the ids answered 200,
+    and (status, start of body) of everything else."""
+
+    url: str
+    data: bytes
+    answered: list[str] = field(default_factory=list)
+    errors: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def upload(self, name: str) -> bool:
+        status, _, body = post(self.url, self.data, {"Content-Type": "image/png", "X-Filename": name})
+        if status != 200:
+            self.errors.append((status, body[:300]))
+            return False
+        self.answered.append(json.loads(body)["predictions"][0]["id"])
+        return True

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
-from tests.utils import ROOT, free_port, metric, need, png_bytes, post, running, scrape, wait_ready
+from tests.utils import ROOT, Answers, free_port, metric, need, png_bytes, running, scrape, wait_ready
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.cluster, pytest.mark.slow]
@@ -81,8 +81,8 @@ def test_replica_lost_behind_haproxy_loses_no_answered_record(node: Node, tmp_pa
         "MNIST_REPLICA_2": f"127.0.0.1:{ports[1]}",
     }
     base, prom_base = f"http://127.0.0.1:{lb}", f"http://127.0.0.1:{prom}"
-    answered: list[str] = []
-    errors: list[tuple[int, bytes]] = []
+    answers = Answers(base + "/v1/predict", data)
+    answered, errors = answers.answered, answers.errors
     killed = threading.Event()
     procs = [replica(p, e, log) for p, e, log in zip(ports, envs, logs, strict=True)]
     with ExitStack() as stack:
@@ -103,12 +103,7 @@ def test_replica_lost_behind_haproxy_loses_no_answered_record(node: Node, tmp_pa
         )
 
         def upload(k: int) -> None:
-            status, _, body = post(base + "/v1/predict", data, {"Content-Type": "image/png", "X-Filename": f"r{k}.png"})
-            if status != 200:
-                errors.append((status, body[:300]))
-                return
-            answered.append(json.loads(body)["predictions"][0]["id"])
-            if len(answered) >= KILL_AT and not killed.is_set():
+            if answers.upload(f"r{k}.png") and len(answered) >= KILL_AT and not killed.is_set():
                 killed.set()
                 stop(procs[0], signal.SIGKILL)  # the replica and its worker, mid-stream
 

@@ -5,7 +5,6 @@ record is missing, and after a repair every replica holds the same rows."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy
 
 from tests.cassandra_node import ready, wait_drained
-from tests.utils import ROOT, free_port, need, png_bytes, post, running_service
+from tests.utils import ROOT, Answers, free_port, need, png_bytes, running_service
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.cluster, pytest.mark.slow]
@@ -132,8 +131,6 @@ def test_a_node_lost_under_load_costs_no_error_and_no_record(
         "CASSANDRA_REPLICATION": "NetworkTopologyStrategy:dc1=3",
         "CASSANDRA_CONSISTENCY": "LOCAL_QUORUM",
     }
-    answered: list[str] = []
-    errors: list[tuple[int, bytes]] = []
     killed = threading.Event()
     back_at: list[int] = []  # how many were answered when node 3 answered again
 
@@ -144,16 +141,13 @@ def test_a_node_lost_under_load_costs_no_error_and_no_record(
     restart = threading.Thread(target=bring_back, daemon=True)
 
     with running_service(env=env, args=("--workers", "2"), log=tmp_path / "server.log") as (base, proc, _):
+        answers = Answers(base + "/v1/predict", data)
+        answered, errors = answers.answered, answers.errors
 
         def upload(k: int) -> None:
             if (back_at and len(answered) >= back_at[0] + AFTER) or time.monotonic() - started > MAX_S:
                 return
-            status, _, body = post(base + "/v1/predict", data, {"Content-Type": "image/png", "X-Filename": f"c{k}.png"})
-            if status != 200:
-                errors.append((status, body[:300]))
-                return
-            answered.append(json.loads(body)["predictions"][0]["id"])
-            if len(answered) >= KILL_AT and not killed.is_set():
+            if answers.upload(f"c{k}.png") and len(answered) >= KILL_AT and not killed.is_set():
                 killed.set()
                 cluster.kill(3)  # SIGKILL under load: the abrupt loss of a node
                 restart.start()  # at once, under the load (it takes ~15 s)
