@@ -13,6 +13,7 @@ from bench.inference import inference_alone
 from bench.inputs import make_inputs
 from bench.memory import hostile_mix
 from bench.peers import peers
+from bench.recording import recording_cost
 from bench.report import Report, write
 from bench.spec import RunSpec
 from bench.systems import Variant, baselines, cassandra_node, cold_start, float_model_variant, ours
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                 node.stop()
         if "peers" in parts:
             peers(report, spec, inputs, work)
+        if "recording" in parts:
+            recording_cost(report, spec, inputs, work)
         if "sync" in parts:
             sync_cost(report, spec, work, inputs)
         if "baselines" in parts:

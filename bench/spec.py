@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "peers", "sync", "baselines")
+PARTS = ("inference", "cold", "hostile", "ours", "cassandra", "peers", "recording", "sync", "baselines")
 
 
 @dataclass(frozen=True)
