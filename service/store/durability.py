@@ -9,7 +9,7 @@ Measured here (tests/service/store/test_power_cut.py): a power cut with `periodi
 lost acknowledged records; with `group` and no hold it lost none.
 
 Each node is asked through the virtual table `system_views.settings` (Cassandra 4.0+, readable by
-any login); the most lenient answer decides. A node that cannot be asked is taken as periodic.
+any login); the weakest answer decides. A node that cannot be asked is taken as periodic.
 """
 
 from __future__ import annotations

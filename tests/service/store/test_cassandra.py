@@ -21,7 +21,7 @@ import pytest
 
 from service.store.cassandra_schema import TABLE_DDL
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
-from tests.utils import ROOT, free_port, need, png_bytes, post_image, running_service, wait_ready
+from tests.utils import ROOT, Answers, free_port, need, png_bytes, post_image, running_service, wait_ready
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow]
@@ -151,11 +151,10 @@ def test_service_killed_with_a_full_outbox_drains_on_restart(
     try:
         wait_ready(base + "/readyz", proc=proc)
         node.kill()
-        answered = []
+        answers = Answers(base + "/v1/predict", data)
         for i in range(50):
-            status, body = post_image(base + "/v1/predict", data, f"kill-{i}.png")
-            assert status == 200
-            answered.append(json.loads(body)["predictions"][0]["id"])
+            assert answers.upload(f"kill-{i}.png"), answers.errors
+        answered = answers.answered
         store = ready(base)["store"]
         assert isinstance(store, dict) and store["outbox_depth"] == 50
     finally:
@@ -219,11 +218,10 @@ def test_boot_while_cassandra_is_down_then_drain_when_it_appears(
     node.kill()
     try:
         with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
-            answered = []
+            answers = Answers(base + "/v1/predict", data)
             for i in range(50):
-                status, body = post_image(base + "/v1/predict", data, f"early-{i}.png")
-                assert status == 200
-                answered.append(json.loads(body)["predictions"][0]["id"])
+                assert answers.upload(f"early-{i}.png"), answers.errors
+            answered = answers.answered
             store = ready(base)["store"]
             assert isinstance(store, dict) and store["outbox_depth"] == 50 and not store["cassandra_reachable"]
             node.start()  # the database appears; nobody restarts the service
