@@ -11,6 +11,7 @@ from cassandra import ConsistencyLevel, DriverException, InvalidRequest, Operati
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
+from cassandra.query import SimpleStatement
 
 from service.settings import Settings, parse_replication
 from service.store.record import ADDED_FIELDS
@@ -51,6 +52,15 @@ CREATE TABLE IF NOT EXISTS {keyspace}.prediction_days (
 """
 ADD_COLUMN_DDL = "ALTER TABLE {keyspace}.predictions ADD {column} {cql_type}"
 AUTH_DDL = "ALTER KEYSPACE system_auth WITH replication = {replication}"
+# Read at ALL after replicating system_auth: a read at ALL repairs the replicas it finds lacking
+# (blocking read repair), so the new replicas have every role at once and logins work on any
+# node without waiting for `nodetool repair` (a QUORUM login read could otherwise reach two
+# replicas that have no roles yet: "cassandra is not permitted to log in").
+AUTH_READS = (
+    "SELECT * FROM system_auth.roles",
+    "SELECT * FROM system_auth.role_members",
+    "SELECT * FROM system_auth.role_permissions",
+)
 # Columns of fields added after the first schema (record.ADDED_FIELDS), with their CQL types.
 ADDED_COLUMNS = {"door": "text"}
 assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
@@ -215,14 +225,17 @@ def migrate(session: Session, settings: Settings) -> None:
 def replicate_auth(session: Session, settings: Settings) -> bool:
     """Give system_auth the keyspace's replication, if it is a NetworkTopologyStrategy one (a
     cluster): logins then survive the loss of any node that the data survives. Returns whether
-    it changed anything. Run `nodetool repair system_auth` on each node afterwards."""
+    it changed the replication. The roles are read back at ALL, which copies them to every replica;
+    a `nodetool repair system_auth` afterwards is still good practice."""
     wanted = parse_replication(settings.cassandra_replication)
     if wanted["class"] != "NetworkTopologyStrategy":
         raise CassandraStartupError("replicating system_auth needs CASSANDRA_REPLICATION=NetworkTopologyStrategy:...")
     current = session.cluster.metadata.keyspaces["system_auth"].replication_strategy
     have = {dc: str(rf) for dc, rf in getattr(current, "dc_replication_factors", {}).items()}
-    if have == {k: v for k, v in wanted.items() if k != "class"}:
-        return False
-    session.execute(AUTH_DDL.format(replication=_replication_cql(settings.cassandra_replication)), timeout=60.0)
-    session.cluster.control_connection.wait_for_schema_agreement(wait_time=60)
-    return True
+    changed = have != {k: v for k, v in wanted.items() if k != "class"}
+    if changed:
+        session.execute(AUTH_DDL.format(replication=_replication_cql(settings.cassandra_replication)), timeout=60.0)
+        session.cluster.control_connection.wait_for_schema_agreement(wait_time=60)
+    for query in AUTH_READS:  # every time: a run that follows an interrupted one repairs too
+        session.execute(SimpleStatement(query, consistency_level=ConsistencyLevel.ALL, fetch_size=1000), timeout=60.0)
+    return changed
