@@ -24,7 +24,7 @@ RUN /opt/venv/bin/pip install --no-compile /src \
  && find /opt/venv -depth \( -name tests -o -name __pycache__ \) -type d -exec rm -rf {} + \
  && find /opt/venv -name "*.cpython-*.so" -type f -not -path "*/numpy/*" -not -path "*.libs/*" \
       -exec strip --strip-unneeded {} + \
- && /opt/venv/bin/python -c "import numpy, onnxruntime, PIL.Image, uvloop, httptools, yaml, cassandra.cluster" \
+ && /opt/venv/bin/python -c "import numpy, onnxruntime, PIL.Image, cc3d, uvloop, httptools, yaml, cassandra.cluster" \
  && /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/lib
 
 FROM ${BASE_IMAGE}

@@ -27,6 +27,7 @@ def _routes() -> list[Route | Mount]:
     return [
         Route("/", page.Page, name="index"),
         Route("/v1/predict", v1.predict, methods=["POST"]),
+        Route("/v1/read", v1.read, methods=["POST"]),
         Route("/v1/predictions", v1.list_predictions, methods=["GET"]),
         Route("/v1/predictions/{id}", v1.get_prediction, methods=["GET"]),
         Route("/v1/model", v1.model_card, methods=["GET"]),

@@ -41,6 +41,7 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 Limits(max_pixels=settings.max_pixels, max_request_pixels=settings.max_request_pixels),
                 DecodeBudget(settings.decode_budget_mb * 2**20),
                 decode_threads=max(2, usable_cpus()),
+                uncertain_below=model.card.uncertain_below,
             )
             model.warm_up()
             metrics.model_ready.set(1)

@@ -1,9 +1,16 @@
 """Make an "upload-like" evaluation set from MNIST *test* digits, deterministically.
 
-Real uploads are photos or scans: dark ink on light paper, the digit somewhere inside a larger
-picture, a little tilted, blurred, on textured and unevenly lit paper, saved as RGB or RGBA,
-PNG or JPEG. Each file is named `<digit>_<index>.<ext>` so the evaluation command reads its
-label from the name. Nothing here is committed: the same seed always gives the same files.
+Real uploads come in families, and each family below is one way people send digits:
+- photo: photos or scans, dark ink on light paper, the digit somewhere inside a larger picture,
+  a little tilted, blurred, on textured and unevenly lit paper, RGB or RGBA, PNG or JPEG;
+- mouse: drawn with a mouse in a paint program or a canvas: a 1-2 px pen on a 100-600 px
+  canvas, either polarity, with or without alpha, the line wobbling like a hand;
+- hairline and marker: photos of the same digits written with a fine pen on a large page, or
+  with a felt-tip marker;
+- european-1 and crossed-7: hands MNIST hardly has (see train.hands);
+- edge: photos cropped so tightly that the digit touches the picture's edge.
+Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
+family from the name. Nothing here is committed: the same seed always gives the same files.
 """
 
 from __future__ import annotations
@@ -12,32 +19,93 @@ import argparse
 import io
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from train import mnist
+from train import hands, mnist
 
 log = logging.getLogger("uploadlike")
 
 SEED = 7
-COUNT = 1000
+COUNT = 1000  # of the photo family; the other families' sizes are in FAMILIES
+
+Ink = Callable[[np.ndarray, int, np.random.Generator], Image.Image]
 
 
-def render(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
-    """One MNIST frame (uint8 28x28, white on black) -> an encoded photo-like picture."""
+def bicubic(digit: np.ndarray, size: int, rng: np.random.Generator) -> Image.Image:
+    """The digit's ink at `size` px, as the hand wrote it (smoothly scaled up)."""
+    return Image.fromarray(digit, mode="L").resize((size, size), Image.Resampling.BICUBIC)
+
+
+def wobble(arr: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """A hand's wobble: a smooth random displacement of up to `amount` of the size."""
+    from scipy import ndimage
+
+    size = arr.shape[0]
+    fields = [ndimage.zoom(rng.normal(0, amount * size, (5, 5)), size / 5, order=3)[:size, :size] for _ in range(2)]
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    return np.asarray(ndimage.map_coordinates(arr, [ys + fields[0], xs + fields[1]], order=1), dtype=np.float32)
+
+
+def skeletonise(mask: np.ndarray) -> np.ndarray:
+    """The 1-px centre lines of a mask's strokes."""
+    from skimage.morphology import skeletonize
+
+    return np.asarray(skeletonize(mask), dtype=bool)
+
+
+def line(digit: np.ndarray, size: int, rng: np.random.Generator, pen_px: int = 1) -> Image.Image:
+    """The digit as a thin polyline of `pen_px` px at `size` px: the skeleton of its strokes,
+    wobbled like a hand."""
+    arr = np.asarray(bicubic(digit, size, rng), dtype=np.float32) / 255.0
+    skeleton = skeletonise(wobble(arr, rng, 0.012) > 0.45)
+    out = Image.fromarray(np.asarray(skeleton, dtype=np.uint8) * 255, mode="L")
+    return out.filter(ImageFilter.MaxFilter(pen_px | 1)) if pen_px >= 2 else out
+
+
+def hairline(digit: np.ndarray, size: int, rng: np.random.Generator) -> Image.Image:
+    # A fine pen: 1-2 px in a small picture, 2-3 px in a large one (a sharp photo of a page).
+    return line(digit, size, rng, pen_px=int(rng.integers(1, 3)) + size // 400)
+
+
+def render(
+    digit: np.ndarray, rng: np.random.Generator, ink: Ink = bicubic, edge: bool = False, max_blur: float = 6.0
+) -> tuple[bytes, str]:
+    """One MNIST frame (uint8 28x28, white on black) -> an encoded photo-like picture.
+    edge: the digit's ink touches one or two sides of the picture. max_blur: the camera's blur
+    (a Gaussian's sigma in pixels) at most."""
     canvas = int(rng.integers(64, 801))
     # The digit's 28-px frame covers 35-90 % of the shorter canvas side.
     frame_px = max(28, int(canvas * rng.uniform(0.35, 0.9)))
     width = canvas
     height = int(canvas * rng.uniform(0.75, 1.33))
     frame_px = min(frame_px, width, height)
-    ink = Image.fromarray(digit, mode="L").resize((frame_px, frame_px), Image.Resampling.BICUBIC)
-    ink = ink.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC)
+    drawn = ink(digit, frame_px, rng).rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC)
     mask = Image.new("L", (width, height), 0)
-    mask.paste(ink, (int(rng.integers(0, width - frame_px + 1)), int(rng.integers(0, height - frame_px + 1))))
-    blur = rng.uniform(0.0, 1.5) * canvas / 200
+    x, y = int(rng.integers(0, width - frame_px + 1)), int(rng.integers(0, height - frame_px + 1))
+    if edge:
+        # Put the ink's own box (not the frame's empty margin) against one side, or a corner.
+        box = drawn.getbbox() or (0, 0, frame_px, frame_px)
+        side = int(rng.integers(0, 4))
+        if side in (0, 3):
+            x = -box[0]
+        if side in (1, 3):
+            y = -box[1]
+        if side == 2:
+            x = width - box[2]
+    mask.paste(drawn, (x, y))
+    return photograph(mask, rng, max_blur)
+
+
+def photograph(mask: Image.Image, rng: np.random.Generator, max_blur: float = 6.0) -> tuple[bytes, str]:
+    """Ink (an L mask, 255 = ink) -> a photo or scan of it on paper, encoded as PNG or JPEG."""
+    width, height = mask.size
+    canvas = width
+    blur = min(rng.uniform(0.0, 1.5) * canvas / 200, max_blur)
     if blur > 0.3:
         mask = mask.filter(ImageFilter.GaussianBlur(blur))
     alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
@@ -73,15 +141,115 @@ def render(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return buf.getvalue(), "jpg"
 
 
-def generate(split: mnist.Split, count: int = COUNT, seed: int = SEED) -> list[tuple[str, bytes, int]]:
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(split.images), size=count, replace=False)
+def render_mouse(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A digit drawn with a mouse: a 1-2 px line on a 100-600 px canvas, no anti-aliasing,
+    either polarity, saved as PNG (grey, RGB, or RGBA with an opaque or transparent background)."""
+    canvas = int(rng.integers(100, 601))
+    size = int(canvas * rng.uniform(0.6, 1.0))  # the 28-px frame's size: the digit is ~70 % of it
+    drawn = line(digit, size, rng, pen_px=int(rng.integers(1, 3)))
+    mask = Image.new("L", (canvas, canvas), 0)
+    mask.paste(drawn, (int(rng.integers(0, canvas - size + 1)), int(rng.integers(0, canvas - size + 1))))
+    return mouse_picture(mask, rng)
+
+
+def mouse_picture(mask: Image.Image, rng: np.random.Generator) -> tuple[bytes, str]:
+    """Drawn strokes (an L mask, >0 = pen) -> a paint program's PNG of them."""
+    on = np.asarray(mask) > 0
+    light_on_dark = rng.random() < 0.5
+    paper, pen_rgb = (0, 255) if light_on_dark else (255, 0)
+    if rng.random() < 0.3:  # a coloured pen
+        pen_rgb = int(rng.integers(0, 256))
+    rgb = np.where(on[..., None], np.uint8(pen_rgb), np.uint8(paper)) * np.ones(3, np.uint8)
+    kind = rng.random()
+    if kind < 0.25:
+        image = Image.fromarray(rgb, mode="RGB").convert("L")
+    elif kind < 0.5:
+        image = Image.fromarray(rgb, mode="RGB")
+    else:
+        opaque = kind < 0.75
+        alpha = np.full(on.shape, 255, np.uint8) if opaque else np.where(on, 255, 0).astype(np.uint8)
+        image = Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue(), "png"
+
+
+Renderer = Callable[[np.ndarray, np.random.Generator], tuple[bytes, str]]
+
+
+def _photo(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(digit, rng)
+
+
+def _marker(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(hands.pen(digit, float(rng.uniform(4.5, 6.5))), rng)
+
+
+def _hairline(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    # A pen line as fine as 1 px stays visible only in a sharp photo.
+    return render(digit, rng, ink=hairline, max_blur=0.6)
+
+
+def _european_one(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(hands.european_one(digit, rng), rng)
+
+
+def _crossed_seven(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(hands.crossed_seven(digit, rng), rng)
+
+
+def _edge(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(digit, rng, edge=True)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    count: int
+    render: Renderer
+    label: int | None = None  # a family of one digit only
+
+
+FAMILIES = (
+    Family("photo", COUNT, _photo),
+    Family("mouse", 400, render_mouse),
+    Family("hairline", 200, _hairline),
+    Family("marker", 200, _marker),
+    Family("european-1", 100, _european_one, label=1),
+    Family("crossed-7", 100, _crossed_seven, label=7),
+    Family("edge", 200, _edge),
+)
+
+
+def family_of(filename: str) -> str:
+    """The family a generated file belongs to, from its name (`<digit>_<family>_<index>...`)."""
+    parts = Path(filename).name.split("_")
+    return parts[1] if len(parts) > 2 and not parts[1].isdigit() else "photo"
+
+
+def generate(
+    split: mnist.Split, count: int = COUNT, seed: int = SEED, families: tuple[str, ...] = ("photo",)
+) -> list[tuple[str, bytes, int]]:
+    """(file name, bytes, label) for each picture. Each family draws from its own random stream,
+    so adding a family changes no other; `count` sizes the photo family (the others keep theirs,
+    scaled by the same ratio)."""
     out = []
-    for i, idx in enumerate(picks):
-        data, ext = render(split.images[idx], rng)
-        label = int(split.labels[idx])
-        out.append((f"{label}_{i:04d}_t{int(idx):05d}.{ext}", data, label))
+    for number, family in enumerate(FAMILIES):
+        if family.name not in families:
+            continue
+        rng = np.random.default_rng(seed if number == 0 else [seed, number])
+        n = count if number == 0 else max(1, round(family.count * count / COUNT))
+        pool = np.arange(len(split.images)) if family.label is None else np.flatnonzero(split.labels == family.label)
+        picks = rng.choice(pool, size=min(n, pool.size), replace=False)
+        prefix = "" if number == 0 else f"{family.name}_"
+        for i, idx in enumerate(picks):
+            data, ext = family.render(split.images[idx], rng)
+            label = int(split.labels[idx])
+            out.append((f"{label}_{prefix}{i:04d}_t{int(idx):05d}.{ext}", data, label))
     return out
+
+
+ALL_FAMILIES = tuple(f.name for f in FAMILIES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the pictures to")
     parser.add_argument("--count", type=int, default=COUNT)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--families", default=",".join(ALL_FAMILIES), help=f"comma-separated, of: {', '.join(ALL_FAMILIES)}"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -100,10 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     except mnist.MnistDataError as exc:
         log.error("%s", exc)
         return 2
+    families = tuple(f for f in args.families.split(",") if f)
+    unknown = set(families) - set(ALL_FAMILIES)
+    if unknown:
+        log.error("unknown families: %s", ", ".join(sorted(unknown)))
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, data, _ in generate(split, args.count, args.seed):
+    files = generate(split, args.count, args.seed, families)
+    for name, data, _ in files:
         (args.out / name).write_bytes(data)
-    log.info("wrote %d pictures to %s", args.count, args.out)
+    log.info("wrote %d pictures to %s", len(files), args.out)
     return 0
 
 

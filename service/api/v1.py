@@ -37,6 +37,7 @@ def outcome_json(predictor: Predictor, o: Outcome, started: float, include_frame
         return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
     card = predictor.model.card
     body = o.record.as_json()
+    body["uncertain"] = predictor.uncertain(o.record.confidence)
     body["model"] = {"version": card.version, "sha256": card.sha256}
     body["image"] |= {
         "format": o.frame.format,
@@ -89,6 +90,75 @@ async def predict(request: Request) -> JSONResponse:
             {**error_body(failure.code, failure.message), "predictions": items}, status_code=failure.status
         )
     return JSONResponse({"predictions": items})
+
+
+def reading_json(predictor: Predictor, o: Outcome, started: float) -> dict[str, Any]:
+    if o.record is None or o.segmented is None:
+        failure = o.failure
+        assert failure is not None
+        return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
+    r = o.record
+    card = predictor.model.card
+    return {
+        "id": str(r.id),
+        "filename": r.filename,
+        "text": r.text,
+        "confidence": r.confidence,
+        # The number is uncertain when any of its digits is.
+        "uncertain": any(predictor.uncertain(d.confidence) for d in o.digits),
+        "digits": [d.as_json() | {"uncertain": predictor.uncertain(d.confidence)} for d in o.digits],
+        "created_at": r.as_json()["created_at"],
+        "model": {"version": card.version, "sha256": card.sha256},
+        "image": {
+            "sha256": r.image_sha256,
+            "bytes": r.image_bytes,
+            "width": r.width,
+            "height": r.height,
+            "format": o.segmented.format,
+            "mode": o.segmented.mode,
+            "inverted": o.segmented.inverted,
+        },
+        "timings_ms": {
+            "preprocess": round(o.preprocess_ms, 3),
+            "inference": round(o.inference_ms, 3),
+            "total": round((time.perf_counter() - started) * 1e3, 3),
+        },
+    }
+
+
+async def read(request: Request) -> JSONResponse:
+    """
+    summary: Read the whole handwritten number (1 to 12 digits) in one or several pictures.
+    description: >
+      Send pictures exactly as to /v1/predict (multipart/form-data file parts, or a raw image
+      body). Each answer has the number as text, its confidence (the product of its digits'),
+      an `uncertain` flag, and each digit left to right with its box [x, y, w, h] in the
+      uploaded picture's pixels. Every reading is recorded like a prediction.
+    requestBody:
+      content:
+        multipart/form-data: {schema: {type: object, properties: {file: {type: string, format: binary}}}}
+        image/*: {schema: {type: string, format: binary}}
+    responses:
+      200: {description: "readings: one item per file"}
+      400: {description: "empty, missing, truncated or corrupt file; bad multipart"}
+      413: {description: "body, pixel count or number of files over the limit"}
+      401: {description: "a token is needed to predict (when predict tokens are configured)"}
+      403: {description: "this token may not predict"}
+      415: {description: "not an image, or an unsupported Content-Type"}
+      422: {description: "a blank picture, or more than 12 digits"}
+      503: {description: "the reading could not be recorded; retry after Retry-After seconds"}
+    """
+    started = time.perf_counter()
+    svc = allowed(request, PREDICT)
+    pictures = await read_pictures(request, svc.settings)
+    outcomes = await svc.predictor.read_pictures(pictures, DOOR, svc.client_address(request))
+    items = [reading_json(svc.predictor, o, started) for o in outcomes]
+    failure = refused(outcomes)
+    if failure is not None:
+        return JSONResponse(
+            {**error_body(failure.code, failure.message), "readings": items}, status_code=failure.status
+        )
+    return JSONResponse({"readings": items})
 
 
 # The canonical 8-4-4-4-12 form only (uuid.UUID would also take braces, "urn:uuid:" and no hyphens,

@@ -33,6 +33,9 @@ _OWN_KEYS = (
 )
 
 
+DEFAULT_UNCERTAIN_BELOW = 0.5
+
+
 class ModelCardError(Exception):
     """The model card or the model file is missing, inconsistent or unusable."""
 
@@ -125,6 +128,15 @@ class ModelCard:
 
     def with_figures(self, **figures: Any) -> ModelCard:
         return dataclasses.replace(self, figures={**self.figures, **figures})
+
+    @property
+    def uncertain_below(self) -> float:
+        """Answers less confident than this are flagged `uncertain`: the threshold calibrated on
+        the upload-like set (figures.uncertain.threshold), or DEFAULT_UNCERTAIN_BELOW without one."""
+        calibrated = self.figures.get("uncertain")
+        if isinstance(calibrated, dict) and isinstance(calibrated.get("threshold"), int | float):
+            return float(calibrated["threshold"])
+        return DEFAULT_UNCERTAIN_BELOW
 
     # --- JSON ---
     def to_json(self) -> dict[str, Any]:

@@ -118,8 +118,9 @@ def _orientation(img: Image.Image) -> int:
         return 1
 
 
-def open_image(data: bytes, limits: Limits) -> Opened:
-    """Read and check the header only: format, size, the pixel limit."""
+def open_image(data: bytes, limits: Limits, work_side: int = WORK_SIDE) -> Opened:
+    """Read and check the header only: format, size, the pixel limit. A JPEG will be decoded at
+    the smallest scale that still gives `work_side`."""
     if not data:
         raise EmptyImage("the file is empty")
     try:
@@ -141,7 +142,7 @@ def open_image(data: bytes, limits: Limits) -> Opened:
     fmt = img.format or ""
     if isinstance(img, ImageFile.ImageFile) and fmt == "JPEG":
         # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: large photos cost little.
-        scale = WORK_SIDE / max(width, height)
+        scale = work_side / max(width, height)
         try:
             img.draft(img.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
         except PARSE_ERRORS as exc:
@@ -167,9 +168,9 @@ def load(opened: Opened) -> Decoded:
     return Decoded(image=img, format=opened.format, width=width, height=height)
 
 
-def decode(data: bytes, limits: Limits = Limits()) -> Decoded:
+def decode(data: bytes, limits: Limits = Limits(), work_side: int = WORK_SIDE) -> Decoded:
     """Bytes -> a loaded Pillow image (header checked first)."""
-    return load(open_image(data, limits))
+    return load(open_image(data, limits, work_side))
 
 
 def is_small(data: bytes, max_side: int = 128) -> bool:

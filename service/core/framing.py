@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
+from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
 
 FRAME = 28
@@ -66,12 +67,12 @@ def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def _shrink(img: Image.Image) -> Image.Image:
-    if max(img.size) <= WORK_SIDE:
+def _shrink(img: Image.Image, side: int = WORK_SIDE) -> Image.Image:
+    if max(img.size) <= side:
         return img
     if img.mode.startswith("I;16"):
         img = img.convert("I")  # RGB would clip 16-bit levels instead of scaling them
-    scale = WORK_SIDE / max(img.size)
+    scale = side / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     if img.mode in ("1", "P"):
         img = img.convert("LA" if has_alpha(img) else "L")  # 1 byte a pixel where RGB takes 4
@@ -87,6 +88,8 @@ def _sample(values: np.ndarray) -> np.ndarray:
 
 
 OTSU_BINS = 64
+# Ink stands at least this many standard deviations of the paper's noise above the paper.
+NOISE_SIGMAS = 4.0
 
 
 def _quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
@@ -175,16 +178,26 @@ def normalise(grey: np.ndarray) -> Ink:
     the median is nearer the bright end, the ink is dark (paper) and the picture is inverted.
     """
     lo, med, hi = _quantiles(_sample(grey), (0.01, 0.5, 0.99))
+    sparse = hi - lo < 0.04
+    if sparse:
+        # A thin line on a large canvas (a mouse drawing) can be under 1 % of the pixels, and a
+        # subsample can miss it: the extremes of every pixel tell ink from a flat colour.
+        lo, hi = float(grey.min()), float(grey.max())
     inverted = bool(med - lo > hi - med)
     ink = 1.0 - grey if inverted else grey
     if hi - lo < 0.04:
         raise BlankImage("the picture has no visible ink (it is one flat colour)")
     if _is_mnist_framed(ink, 1.0 - med if inverted else med):
         return Ink(ink, inverted, mnist_framed=True)
-    if min(ink.shape) >= 16:
+    if min(ink.shape) >= 16 and not sparse:
         ink = _flatten(ink)
-    sample = _sample(ink)
+    sample = ink.ravel() if sparse else _sample(ink)
     threshold = _otsu(np.clip(sample, 0.0, 1.0))
+    # Otsu splits the paper's own noise when the ink is a sliver of the picture (a fine pen on a
+    # large photo): ink is what stands clear of the paper's noise (median absolute deviation).
+    (paper,) = _quantiles(sample, (0.5,))
+    (spread,) = _quantiles(np.abs(sample - paper), (0.5,))
+    threshold = max(threshold, paper + NOISE_SIGMAS * 1.4826 * spread)
     back = sample[sample <= threshold]
     fore = sample[sample > threshold]
     if fore.size == 0 or back.size == 0:
@@ -200,11 +213,9 @@ def normalise(grey: np.ndarray) -> Ink:
 
 
 def frame(ink: np.ndarray) -> np.ndarray:
-    """Ink [0,1] (any size) -> uint8 28x28: crop to ink, longer side to 20 px, centre of mass."""
-    if min(ink.shape) > 100:
-        # Isolated specks of sensor noise or paper grain, not strokes (strokes are wider here).
-        img = Image.fromarray(np.asarray(ink * 255.0, dtype=np.uint8), mode="L")
-        ink = np.asarray(img.filter(ImageFilter.MedianFilter(3)), dtype=np.float32) / 255.0
+    """Ink [0,1] (any size) -> uint8 28x28: crop to ink, even the strokes, longer side to 20 px,
+    centre of mass."""
+    ink = without_specks(ink)
     # Trim a sliver of the ink mass from each side: stray specks far from the digit do not
     # stretch the box, while the digit's own strokes keep it.
     top, bottom = _mass_bounds(ink.sum(axis=1), 0.003)
@@ -212,6 +223,7 @@ def frame(ink: np.ndarray) -> np.ndarray:
     crop = ink[top : bottom + 1, left : right + 1]
     if crop.size == 0 or float(crop.max()) <= 0.0:
         raise BlankImage("the picture has no visible ink")
+    crop = even_strokes(crop)
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -233,9 +245,9 @@ def frame(ink: np.ndarray) -> np.ndarray:
     return np.asarray(np.round(out), dtype=np.uint8)
 
 
-def prepare_image(decoded: Decoded) -> Prepared:
-    """A decoded picture -> the 28x28 frame."""
-    work = _shrink(decoded.image)
+def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
+    """The picture's ink at a working size of at most `side` px, and that size over the picture's."""
+    work = _shrink(decoded.image, side)
     grey = to_grey(work, background=255)
     try:
         ink = normalise(grey)
@@ -244,6 +256,12 @@ def prepare_image(decoded: Decoded) -> Prepared:
             raise
         # Light strokes on a transparent background vanish on white: try black paper instead.
         ink = normalise(to_grey(work, background=0))
+    return ink, work.width / max(decoded.width, 1)
+
+
+def prepare_image(decoded: Decoded) -> Prepared:
+    """A decoded picture -> the 28x28 frame."""
+    ink, _ = ink_of(decoded)
     pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8) if ink.mnist_framed else frame(ink.values)
     return Prepared(
         pixels=pixels,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 import numpy as np
 
-from service.core import decode, framing
+from service.core import decode, framing, reading
 from service.core.batcher import Batcher
 from service.core.memory import DecodeBudget
 from service.core.model import OnnxModel
@@ -41,7 +44,9 @@ class Outcome:
 
     filename: str
     record: PredictionRecord | None = None
-    frame: framing.Prepared | None = None
+    frame: framing.Prepared | None = None  # a digit: the frame the model saw
+    segmented: reading.Segmented | None = None  # a number: its digits' options
+    digits: list[reading.Digit] = field(default_factory=list)  # a number: the digits read
     failure: Failure | None = None
     image_sha256: str = ""  # of the uploaded bytes
     image_bytes: int = 0
@@ -54,6 +59,9 @@ def refused(outcomes: list[Outcome]) -> Failure | None:
     if any(o.record is not None for o in outcomes):
         return None
     return next(o.failure for o in outcomes if o.failure is not None)
+
+
+T = TypeVar("T")
 
 
 class RequestTooLarge(decode.ImageTooLarge):
@@ -72,8 +80,11 @@ class Predictor:
         limits: decode.Limits,
         budget: DecodeBudget,
         decode_threads: int,
+        uncertain_below: float,
     ) -> None:
         self.model, self.batcher, self.store, self.metrics = model, batcher, store, metrics
+        # Answers less confident than this are flagged `uncertain` (calibrated in the card).
+        self.uncertain_below = uncertain_below
         self.limits, self.budget = limits, budget
         # Large pictures are prepared in worker threads, at most this many at once; further
         # requests wait without holding a thread.
@@ -114,7 +125,70 @@ class Predictor:
         finally:
             self.in_flight -= 1
 
-    def _prepare_all(self, pictures: list[Picture], budget: DecodeBudget | None) -> list[Outcome]:
+    # --- numbers ---
+    async def read_pictures(self, pictures: list[Picture], door: str, client: str) -> list[Outcome]:
+        """Read the whole number in each picture: segment, classify every digit option of every
+        picture as one batch, choose, record durably. Raises StoreUnavailable like predict."""
+        self.in_flight += 1
+        try:
+            started = time.perf_counter()
+            outcomes = await anyio.to_thread.run_sync(
+                self._prepare_all, pictures, self.budget, True, limiter=self._threads
+            )
+            good = [o for o in outcomes if o.segmented is not None]
+            if good:
+                frames = [o.segmented.frames() for o in good if o.segmented is not None]
+                t_inf = time.perf_counter()
+                probs = await self.batcher.predict(np.concatenate(frames), busy=self.in_flight)
+                inference_ms = (time.perf_counter() - t_inf) * 1e3
+                at = 0
+                for o, f in zip(good, frames, strict=True):
+                    assert o.segmented is not None
+                    rows, at = probs[at : at + len(f)], at + len(f)
+                    o.inference_ms = inference_ms
+                    try:
+                        o.digits = o.segmented.choose(rows)
+                    except ServiceError as exc:
+                        o.failure = Failure.of(exc)
+                        continue
+                    o.record = self._reading_record(o, door, client, started)
+            for o in outcomes:
+                if o.failure is not None:
+                    self.metrics.image_errors.labels(code=o.failure.code).inc()
+            await self._store([o.record for o in outcomes if o.record is not None])
+            return outcomes
+        finally:
+            self.in_flight -= 1
+
+    def _reading_record(self, o: Outcome, door: str, client: str, started: float) -> PredictionRecord:
+        assert o.segmented is not None
+        confidence = float(np.prod([d.confidence for d in o.digits]))
+        text = "".join(str(d.digit) for d in o.digits)
+        return PredictionRecord(
+            id=new_record_id(),
+            created_at=dt.datetime.now(dt.UTC),
+            filename=o.filename,
+            digit=-1,
+            confidence=round(confidence, 6),
+            probabilities=(),
+            model_sha=self.model.card.sha256,
+            image_sha256=o.image_sha256,
+            image_bytes=o.image_bytes,
+            width=o.segmented.width,
+            height=o.segmented.height,
+            client=client,
+            latency_ms=round((time.perf_counter() - started) * 1e3, 3),
+            door=door,
+            text=text,
+            digits=json.dumps([d.as_json() for d in o.digits], separators=(",", ":")),
+        )
+
+    def uncertain(self, confidence: float) -> bool:
+        return confidence < self.uncertain_below
+
+    def _prepare_all(self, pictures: list[Picture], budget: DecodeBudget | None, whole: bool = False) -> list[Outcome]:
+        """Decode and prepare each picture: its frame, or (whole) its number's segments."""
+        side = reading.READ_SIDE if whole else decode.WORK_SIDE
         outcomes = []
         used = 0
         for pic in pictures:
@@ -122,14 +196,17 @@ class Predictor:
             out = Outcome(pic.filename, image_sha256=hashlib.sha256(pic.data).hexdigest(), image_bytes=len(pic.data))
             opened: decode.Opened | None = None
             try:
-                opened = decode.open_image(pic.data, self.limits)
+                opened = decode.open_image(pic.data, self.limits, side)
                 used += opened.pixels  # counted whether or not the picture turns out usable
                 if used > self.limits.max_request_pixels:
                     raise RequestTooLarge(
                         f"the pictures of this request add up to more than {self.limits.max_request_pixels} pixels",
                         limit_pixels=self.limits.max_request_pixels,
                     )
-                out.frame = self._frame(opened, budget)
+                if whole:
+                    out.segmented = self._frame(opened, budget, reading.segment)
+                else:
+                    out.frame = self._frame(opened, budget, framing.prepare_image)
             except ServiceError as exc:
                 out.failure = Failure.of(exc)
             finally:
@@ -139,9 +216,9 @@ class Predictor:
         return outcomes
 
     @staticmethod
-    def _frame(opened: decode.Opened, budget: DecodeBudget | None) -> framing.Prepared:
+    def _frame(opened: decode.Opened, budget: DecodeBudget | None, prepare: Callable[[decode.Decoded], T]) -> T:
         if budget is None:
-            return framing.prepare_image(decode.load(opened))
+            return prepare(decode.load(opened))
         if opened.cost > budget.capacity:
             raise decode.ImageTooLarge(
                 f"decoded, this picture would take {opened.cost // 2**20} MiB, over this worker's "
@@ -149,7 +226,7 @@ class Predictor:
             )
         with budget.hold(opened.cost):
             try:
-                return framing.prepare_image(decode.load(opened))
+                return prepare(decode.load(opened))
             finally:
                 opened.image.close()  # release the pixels before giving the budget back
 
@@ -184,6 +261,7 @@ class Predictor:
     ) -> PredictionRecord:
         digit = int(np.argmax(probs))
         return PredictionRecord(
+            text=str(digit),
             id=new_record_id(),
             created_at=dt.datetime.now(dt.UTC),
             filename=filename,
@@ -208,4 +286,4 @@ class Predictor:
             self.metrics.store_failures.labels(store=self.store.writes_to).inc()
             raise
         for r in records:
-            self.metrics.predictions.labels(digit=str(r.digit)).inc()
+            self.metrics.predictions.labels(digit=str(r.digit) if r.digit >= 0 else "number").inc()

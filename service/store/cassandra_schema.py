@@ -62,7 +62,7 @@ AUTH_READS = (
     "SELECT * FROM system_auth.role_permissions",
 )
 # Columns of fields added after the first schema (record.ADDED_FIELDS), with their CQL types.
-ADDED_COLUMNS = {"door": "text"}
+ADDED_COLUMNS = {"door": "text", "text": "text", "digits": "text"}
 assert set(ADDED_COLUMNS) == set(ADDED_FIELDS)
 
 

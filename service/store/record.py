@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import secrets
 import uuid
@@ -28,17 +29,24 @@ class PredictionRecord:
     client: str
     latency_ms: float
     door: str = "v1"  # which door it came through: v1, page, oip, cli
+    # A whole number read (/v1/read): its text, and per digit (JSON) digit, confidence and box;
+    # `digit` is then -1 and `probabilities` empty. A single digit has text = the digit.
+    text: str = ""
+    digits: str = ""
 
     @property
     def day(self) -> dt.date:
         return self.created_at.date()
 
     def as_json(self) -> dict[str, Any]:
+        reading = {"digits": json.loads(self.digits)} if self.digits else {}
         return {
             "id": str(self.id),
             "created_at": self.created_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "filename": self.filename,
-            "digit": self.digit,
+            "text": self.text,
+            **reading,
+            "digit": self.digit if self.digit >= 0 else None,
             "confidence": self.confidence,
             "probabilities": list(self.probabilities),
             "model_sha256": self.model_sha,
@@ -59,7 +67,7 @@ class PredictionRecord:
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PredictionRecord))
 # Fields added after the first schema: backends add their columns with a guarded migration,
 # and rows written before them read back with the default.
-ADDED_FIELDS: dict[str, Any] = {"door": "v1"}
+ADDED_FIELDS: dict[str, Any] = {"door": "v1", "text": "", "digits": ""}
 _TYPES = {"digit": int, "confidence": float, "image_bytes": int, "width": int, "height": int, "latency_ms": float}
 
 Codec = dict[str, tuple[Any, Any]]  # field -> (encode, decode) for a backend's own types

@@ -70,3 +70,54 @@ def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) ->
         page.screenshot(path=str(ARTIFACTS / "upload-page.png"), full_page=True)
         assert violations == []  # the page itself needs nothing its policy forbids
         browser.close()
+
+
+def test_number_mode_reads_a_drawn_and_an_uploaded_number(tmp_path: Path) -> None:
+    """Number mode: write "2026" on the wide canvas with the mouse, then upload a picture of
+    "4711"; each answer shows the text and the picture with a box around each digit."""
+    chromium = shutil.which("chromium")
+    need(chromium is not None, "Debian's chromium is not installed (scripts/setup-system installs it)")
+    from playwright.sync_api import sync_playwright
+
+    from tests.handwriting import STROKES, png, written
+
+    upload = tmp_path / "4711.png"
+    upload.write_bytes(png(written("4711", pen=7)[0]))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (
+        running_service(env={"MNIST_DATA_DIR": str(tmp_path / "var")}) as (base, _, _),
+        sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        violations: list[str] = []
+        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        page.goto(base + "/")
+        page.check("#mode-number")
+        box = page.locator("#canvas").bounding_box()
+        assert box is not None and box["width"] > 2 * box["height"]  # the wide canvas
+        # Four digits side by side, each stroke followed with the mouse as a hand would.
+        cell_w, top, height = box["width"] / 5, box["y"] + box["height"] * 0.15, box["height"] * 0.7
+        for i, digit in enumerate((2, 0, 2, 6)):
+            left = box["x"] + cell_w * (0.6 + i * 1.05)
+            for stroke in STROKES[digit]:
+                page.mouse.move(left + stroke[0][0] * cell_w * 0.7, top + stroke[0][1] * height)
+                page.mouse.down()
+                for x, y in stroke[1:]:
+                    page.mouse.move(left + x * cell_w * 0.7, top + y * height, steps=3)
+                page.mouse.up()
+        page.click("#draw-button")
+        number = page.locator('[data-testid="number"]').first
+        number.wait_for(timeout=15_000)
+        assert number.inner_text() == "2026"
+        assert page.locator('[data-testid="boxes"]').count() == 1
+        page.screenshot(path=str(ARTIFACTS / "number-mode-drawn.png"), full_page=True)
+
+        page.set_input_files("#file-input", str(upload))
+        page.locator('[data-testid="number"]', has_text="4711").first.wait_for(timeout=15_000)
+        page.locator('[data-testid="boxes"]').first.wait_for(timeout=5_000)
+        # The history lists the readings by their text.
+        page.locator("#recent tbody tr td", has_text="4711").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "number-mode.png"), full_page=True)
+        assert violations == []
+        browser.close()

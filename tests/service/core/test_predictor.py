@@ -50,7 +50,9 @@ def predictor(model: OnnxModel, store: MemoryStore) -> Iterator[Predictor]:
     batcher = Batcher(model, max_batch=1)
     batcher.start()
     limits = decode.Limits(max_pixels=4_000_000, max_request_pixels=1_000_000)
-    yield Predictor(model, batcher, store, Metrics(), limits, DecodeBudget(4 * 2**20), decode_threads=2)
+    yield Predictor(
+        model, batcher, store, Metrics(), limits, DecodeBudget(4 * 2**20), decode_threads=2, uncertain_below=0.5
+    )
     batcher.stop()
 
 

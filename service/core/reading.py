@@ -1,0 +1,269 @@
+"""A picture of a whole number -> one MNIST frame per digit, left to right. Pure functions.
+
+The ink (polarity, lighting and specks undone as for one digit, framing.py) is cut into pieces:
+1. connected pieces of ink; underlines and dots go;
+2. pieces that overlap horizontally are one digit (a 5's hat, a broken 4);
+3. a piece wide for its height may be several touching digits: it is cut into 2, 3, ... parts at
+   the columns with the least ink, and every way of reading it is kept as an option;
+4. each part is framed the MNIST way. The classifier sees every option's frames in one batch and
+   the option it is surest of wins (the highest product of its digits' confidences: a clean 0
+   beats two half-0s, two clear 0s beat one blob read as 8).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.core import framing, strokes
+from service.core.decode import Decoded
+from service.errors import ServiceError
+
+# The working size: a number is wider than a digit, and each digit still needs ~40 px or more.
+READ_SIDE = 768
+MAX_DIGITS = 12
+# Binarisation of the ink for its pieces (ink is [0, 1]; framing keeps the faint edges anyway).
+LEVEL = 0.35
+# A part of a cut piece is at least this wide for its height (MNIST's 1s: 1st percentile 0.15,
+# median 0.40; other digits: medians 0.7-0.95).
+MIN_PART_ASPECT = 0.3
+MAX_PARTS = 4  # touching digits in one piece, at most
+# Cuts are placed at the columns with the least ink within this fraction of a part's width of
+# where equal parts would put them.
+CUT_WINDOW = 0.35
+# Candidate columns per cut, and candidate ways to cut one group into k parts, at most.
+CUT_CHOICES = 4
+MAX_CUTS = 12
+# Underlines: flat (height under this fraction of the digits') and wider than a digit.
+FLAT = 0.3
+# Dots and flecks: both sides under this fraction of the digits' height.
+DOT = 0.25
+# Pieces overlapping horizontally by at least this fraction of the narrower are one digit.
+OVERLAP = 0.5
+# Pieces under this fraction of the digits' height are fragments of a digit, joining the group
+# they overlap or lie within NEAR_FRAGMENT (of the digits' height) of.
+FRAGMENT = 0.5
+NEAR_FRAGMENT = 0.3
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit of a number as read: the digit, the model's confidence, its box in the picture."""
+
+    digit: int
+    confidence: float
+    box: Box
+
+    def as_json(self) -> dict[str, object]:
+        return {"digit": self.digit, "confidence": round(self.confidence, 6), "box": list(self.box)}
+
+
+class NotANumber(ServiceError):
+    status, code = 422, "not_a_number"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to read a group of ink: as these digits (frames), with these boxes."""
+
+    frames: tuple[np.ndarray, ...]
+    boxes: tuple[Box, ...]
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """A picture cut into groups of ink, left to right; each group has one or more options."""
+
+    groups: tuple[tuple[Option, ...], ...]
+    width: int
+    height: int
+    format: str
+    mode: str
+    inverted: bool
+
+    def frames(self) -> np.ndarray:
+        """Every option's frames, in order, for one batch: uint8 [n, 28, 28]."""
+        return np.stack([f for options in self.groups for option in options for f in option.frames])
+
+    def choose(self, probs: np.ndarray) -> list[Digit]:
+        """Given the model's answers for frames() (in order): the digits of each group's best
+        option, left to right."""
+        out: list[Digit] = []
+        at = 0
+        for options in self.groups:
+            best: list[Digit] = []
+            best_score = -math.inf
+            for option in options:
+                rows = probs[at : at + len(option.frames)]
+                at += len(option.frames)
+                # The product of its digits' confidences. (Measured on the numbers set and
+                # dropped: a prior on each digit's width/height, and on the number's digit width.)
+                score = float(np.sum(np.log(np.maximum(rows.max(axis=1), 1e-9))))
+                if score > best_score:
+                    best_score = score
+                    best = [
+                        Digit(int(p.argmax()), float(p.max()), box) for p, box in zip(rows, option.boxes, strict=True)
+                    ]
+            out.extend(best)
+        if len(out) > MAX_DIGITS:
+            raise NotANumber(f"the picture has more than {MAX_DIGITS} digits")
+        return out
+
+
+def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and boxes (top, left, bottom, right) of the mask's connected pieces; row 0 unused."""
+    labels, count = strokes.components(mask)
+    return labels, strokes.boxes(labels, count)
+
+
+def _groups(labels: np.ndarray, box: np.ndarray) -> list[list[int]]:
+    """The labels of each digit-or-touching-digits group, left to right."""
+    count = box.shape[0] - 1
+    if count == 0:
+        return []
+    heights = box[1:, 2] - box[1:, 0] + 1
+    widths = box[1:, 3] - box[1:, 1] + 1
+    digit_h = float(np.median(heights[heights >= 0.5 * heights.max()]))
+    ids = [
+        i + 1
+        for i in range(count)
+        if not (heights[i] < FLAT * digit_h and widths[i] > digit_h)  # an underline
+        and not (heights[i] < DOT * digit_h and widths[i] < DOT * digit_h)  # a dot
+    ]
+    # Pieces at least half as tall as the digits start groups; shorter ones (a 5's hat, the
+    # bar of a 4 written apart) join the group they overlap most, or the nearest.
+    tall = sorted((i for i in ids if heights[i - 1] >= FRAGMENT * digit_h), key=lambda i: box[i, 1])
+    groups: list[list[int]] = []
+    spans: list[list[int]] = []
+    for i in tall:
+        left, right = int(box[i, 1]), int(box[i, 3])
+        if spans:
+            g_left, g_right = spans[-1]
+            overlap = min(right, g_right) - max(left, g_left) + 1
+            if overlap >= OVERLAP * min(right - left + 1, g_right - g_left + 1):
+                groups[-1].append(i)
+                spans[-1] = [min(left, g_left), max(right, g_right)]
+                continue
+        groups.append([i])
+        spans.append([left, right])
+    if not groups:
+        return []
+    for i in ids:
+        if heights[i - 1] >= FRAGMENT * digit_h:
+            continue
+        left, right = int(box[i, 1]), int(box[i, 3])
+        # Overlap with each group (negative: the gap to it); the fragment joins the best.
+        reach = [min(right, g_right) - max(left, g_left) for g_left, g_right in spans]
+        best = int(np.argmax(reach))
+        if reach[best] >= -NEAR_FRAGMENT * digit_h:
+            groups[best].append(i)
+    return groups
+
+
+def _part(ink: np.ndarray, left: int, right: int, scale: float) -> tuple[np.ndarray, Box] | None:
+    """The frame and the picture-coordinate box of ink[:, left:right], or None if it holds none."""
+    piece = ink[:, left:right]
+    lit = piece > LEVEL
+    if np.count_nonzero(lit) < strokes.SPECK_PX:
+        return None
+    rows = np.flatnonzero(lit.any(axis=1))
+    cols = np.flatnonzero(lit.any(axis=0))
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    x0, x1 = left + int(cols[0]), left + int(cols[-1]) + 1
+    try:
+        frame = framing.frame(piece[top:bottom])
+    except framing.BlankImage:
+        return None
+    box = (
+        round(x0 / scale),
+        round(top / scale),
+        max(1, round((x1 - x0) / scale)),
+        max(1, round((bottom - top) / scale)),
+    )
+    return frame, box
+
+
+def _cuts(profile: np.ndarray, parts: int) -> list[list[int]]:
+    """Ways to cut a group into `parts`: near each equal division, the CUT_CHOICES columns with the
+    least ink (touching digits meet where there is least ink; overlapping ones have no empty
+    column, so the classifier decides among the candidates)."""
+    width = profile.size
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    choices = []
+    for k in range(1, parts):
+        centre = k * width / parts
+        half = max(1, round(CUT_WINDOW * width / parts))
+        lo, hi = max(1, round(centre) - half), min(width - 1, round(centre) + half)
+        if hi <= lo:
+            choices.append([round(centre)])
+            continue
+        spacing = max(1, (hi - lo) // (2 * CUT_CHOICES))
+        picked: list[int] = []
+        for x in lo + np.argsort(smooth[lo:hi], kind="stable"):
+            if all(abs(int(x) - y) >= spacing for y in picked):
+                picked.append(int(x))
+            if len(picked) == CUT_CHOICES:
+                break
+        choices.append(picked)
+    combos = sorted(itertools.product(*choices), key=lambda c: float(sum(smooth[x] for x in c)))
+    return [list(c) for c in combos[:MAX_CUTS] if list(c) == sorted(c)]
+
+
+def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
+    """Ways to read one group's ink (already only that group's): as one digit, or as 2..MAX_PARTS
+    touching digits, as its width allows."""
+    cols = np.flatnonzero((ink > LEVEL).any(axis=0))
+    rows = np.flatnonzero((ink > LEVEL).any(axis=1))
+    left, right = int(cols[0]), int(cols[-1]) + 1
+    aspect = (right - left) / max(int(rows[-1]) - int(rows[0]) + 1, 1)
+    # Always as one digit; as k touching digits when each would still be as wide as a digit.
+    counts = [1, *(k for k in range(2, MAX_PARTS + 1) if aspect / k >= MIN_PART_ASPECT)]
+    profile = (ink[:, left:right] > LEVEL).sum(axis=0).astype(np.float32)
+    options = []
+    for k in counts:
+        for cuts in [[]] if k == 1 else _cuts(profile, k):
+            edges = [left, *(left + c for c in cuts), right]
+            parts = [_part(ink, a, b, scale) for a, b in itertools.pairwise(edges)]
+            found = [p for p in parts if p is not None]
+            if len(found) == k:
+                options.append(Option(tuple(f for f, _ in found), tuple(b for _, b in found)))
+    if not options:
+        part = _part(ink, left, right, scale)
+        if part is not None:
+            options.append(Option((part[0],), (part[1],)))
+    return tuple(options)
+
+
+def segment(decoded: Decoded) -> Segmented:
+    """A decoded picture of a number -> its groups of ink, each with the ways to read it."""
+    found, scale = framing.ink_of(decoded, READ_SIDE)
+    ink = strokes.without_specks(found.values)
+    labels, box = _pieces(ink > LEVEL)
+    groups = _groups(labels, box)
+    if not groups:
+        raise framing.BlankImage("the picture has no visible ink")
+    if len(groups) > MAX_DIGITS:
+        raise NotANumber(f"the picture has more than {MAX_DIGITS} digits (or is not a number)")
+    out = []
+    for ids in groups:
+        own = np.isin(labels, ids)
+        # Only this group's ink, with its faint edges: the neighbours' strokes stay out.
+        halo = strokes.dilate(own.astype(np.float32), 1)
+        options = _options(ink * halo, scale)
+        if options:
+            out.append(options)
+    if not out:
+        raise framing.BlankImage("the picture has no visible ink")
+    return Segmented(
+        groups=tuple(out),
+        width=decoded.width,
+        height=decoded.height,
+        format=decoded.format,
+        mode=decoded.image.mode,
+        inverted=found.inverted,
+    )

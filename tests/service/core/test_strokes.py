@@ -1,0 +1,82 @@
+"""Stroke widths and pieces of ink: pens from hairline to marker give the same frame, specks go."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from service.core import framing, strokes
+from tests.handwriting import draw_digit
+from tests.service.core.test_framing import _check_frame, _encode
+
+
+@pytest.fixture(scope="module")
+def model(card_path: object) -> object:
+    from service.core.card import ModelCard
+    from service.core.model import OnnxModel
+
+    return OnnxModel(ModelCard.load(card_path))  # type: ignore[arg-type]
+
+
+def _pen_picture(digit: int, pen: int, light_on_dark: bool = False) -> bytes:
+    img = Image.new("L", (400, 400), 0 if light_on_dark else 255)
+    draw_digit(ImageDraw.Draw(img), digit, (110, 60, 180, 280), pen, 255 if light_on_dark else 20)
+    return _encode(img, "PNG")
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_the_same_digit_at_any_pen_width_gives_the_same_answer(digit: int, model: object) -> None:
+    """1, 3 and 12 px pens on a 400 px canvas: a hairline, a pen, a marker. Before stroke
+    normalisation the 1 px ones were refused as blank (the speck filter erased the strokes)."""
+    answers = []
+    for pen in (1, 3, 12):
+        pixels = framing.prepare(_pen_picture(digit, pen)).pixels
+        _check_frame(pixels)
+        # Brought to MNIST's own range of stroke widths (its 5th-95th percentiles: 1.3-3.1 px).
+        assert 1.2 <= strokes.stroke_width(pixels / 255.0) <= 3.6, pen
+        answers.append(int(model.predict(pixels[None])[0].argmax()))  # type: ignore[attr-defined]
+    assert answers == [digit] * 3
+
+
+def test_a_one_pixel_mouse_line_on_a_large_transparent_canvas(model: object) -> None:
+    """White 1-px strokes on a transparent 600 px canvas: under 1 % of the pixels are ink."""
+    grey = np.asarray(Image.open(io.BytesIO(_pen_picture(7, 1, light_on_dark=True))))
+    big = Image.fromarray(grey).resize((600, 600), Image.Resampling.NEAREST)
+    rgba = Image.merge("RGBA", [big, big, big, big])  # alpha = the stroke itself
+    assert np.mean(np.asarray(big) > 0) < 0.01
+    pixels = framing.prepare(_encode(rgba, "PNG")).pixels
+    assert int(model.predict(pixels[None])[0].argmax()) == 7  # type: ignore[attr-defined]
+
+
+def test_specks_go_and_thin_strokes_stay() -> None:
+    ink = np.zeros((200, 200), np.float32)
+    ink[20:180, 100] = 1.0  # a 1-px stroke, 160 px long
+    ink[5, 5] = ink[190, 190] = ink[10, 180:182] = 1.0  # specks far from it
+    clean = strokes.without_specks(ink)
+    assert clean[20:180, 100].min() == 1.0
+    assert clean[5, 5] == clean[190, 190] == clean[10, 180] == 0.0
+
+
+def test_a_detached_piece_of_the_digit_stays() -> None:
+    """A 5's hat written apart from its body is small, but close: it is the digit's, not a speck."""
+    ink = np.zeros((200, 200), np.float32)
+    ink[60:180, 60:64] = 1.0  # the body (480 px)
+    ink[50:53, 66:76] = 1.0  # the hat, apart (30 px: under a tenth of the body)
+    assert strokes.without_specks(ink)[51, 70] == 1.0
+
+
+def test_components_agree_with_scipy() -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        mask = rng.random((64, 80)) > rng.uniform(0.4, 0.95)
+        labels, count = strokes.components(mask)
+        expected, n = ndimage.label(mask, structure=np.ones((3, 3)))
+        assert count == n == labels.max()
+        # The same partition: each of ours maps to exactly one of scipy's.
+        pairs = {(int(a), int(b)) for a, b in zip(labels.ravel(), expected.ravel(), strict=True)}
+        assert len(pairs) == n + 1

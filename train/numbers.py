@@ -1,0 +1,158 @@
+"""Make a set of handwritten numbers from MNIST *test* digits, deterministically.
+
+Each number is 2-8 digits written side by side the way people write: each digit a little larger
+or smaller than the last, off the baseline by a pixel or two, the whole number slanted. Half of
+the numbers are `separated` (a gap between every two digits); in the other half one pair is
+`touching` (no gap, or overlapping by up to three MNIST pixels). They are rendered through the
+upload-like families (a photo on paper, or a mouse drawing), and named
+`<digits>_<kind>_<family>_<index>.<ext>`, so evaluation reads the truth from the name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from train import mnist, uploadlike
+
+log = logging.getLogger("numbers")
+
+SEED = 11
+LENGTHS = tuple(range(2, 9))
+KINDS = ("separated", "touching")
+PER_CELL = 60  # numbers per (length, kind)
+UP = 4  # the string is composed at MNIST's scale, then drawn at 4x for the renderers
+
+
+@dataclass(frozen=True)
+class Number:
+    filename: str
+    data: bytes
+    text: str
+    kind: str  # separated | touching
+    family: str  # photo | mouse
+
+
+def _ink_box(digit: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(digit.max(axis=1) > 30)
+    cols = np.flatnonzero(digit.max(axis=0) > 30)
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) -> Image.Image:
+    """MNIST frames -> one L image of the number (white ink on black), at 4x MNIST's scale."""
+    crops = []
+    for d in digits:
+        ink = Image.fromarray(_ink_box(d), mode="L")
+        s = rng.uniform(0.85, 1.15)  # size varies from digit to digit
+        crops.append(
+            ink.resize(
+                (max(1, round(ink.width * s * UP)), max(1, round(ink.height * s * UP))), Image.Resampling.BICUBIC
+            )
+        )
+    gaps = [rng.uniform(2.0, 7.0) * UP for _ in range(len(crops) - 1)]
+    if touching:
+        # One pair touches: no gap, or overlapping by up to 3 MNIST pixels.
+        gaps[int(rng.integers(0, len(gaps)))] = -rng.uniform(0.0, 3.0) * UP
+    height = max(c.height for c in crops) + 8 * UP
+    width = int(sum(c.width for c in crops) + sum(gaps)) + 16 * UP
+    canvas = np.zeros((height, width), np.uint8)
+    x = 8.0 * UP
+    for crop, gap in zip(crops, [*gaps, 0.0], strict=True):
+        # Off the baseline by up to 2 MNIST pixels: people do not write on a ruler.
+        y = int(height - 4 * UP - crop.height + rng.uniform(-2.0, 2.0) * UP)
+        y = max(0, min(y, height - crop.height))
+        xi = round(x)
+        region = canvas[y : y + crop.height, xi : xi + crop.width]
+        np.maximum(region, np.asarray(crop)[: region.shape[0], : region.shape[1]], out=region)
+        x += crop.width + gap
+    img = Image.fromarray(canvas, mode="L")
+    shear = rng.uniform(-0.25, 0.25)  # slant, as a shear about the baseline
+    return img.transform(
+        img.size, Image.Transform.AFFINE, (1, shear, -shear * height / 2, 0, 1, 0), Image.Resampling.BICUBIC
+    )
+
+
+def render(number: Image.Image, family: str, rng: np.random.Generator) -> tuple[bytes, str]:
+    """The number through an upload-like family: photographed on paper, or drawn with a mouse."""
+    if family == "mouse":
+        target = int(rng.integers(60, 161))  # digit height on the canvas, px
+        scale = target / number.height
+        size = (max(8, round(number.width * scale)), max(8, round(number.height * scale)))
+        strokes = uploadlike.skeletonise(np.asarray(number.resize(size, Image.Resampling.BICUBIC)) > 110)
+        drawn = Image.fromarray(np.asarray(strokes, np.uint8) * 255, mode="L")
+        if rng.random() < 0.5:
+            drawn = drawn.filter(ImageFilter.MaxFilter(3))
+        margin = int(rng.integers(10, 60))
+        mask = Image.new("L", (size[0] + 2 * margin, size[1] + 2 * margin), 0)
+        mask.paste(drawn, (margin, margin))
+        return uploadlike.mouse_picture(mask, rng)
+    width = int(rng.integers(300, 1025))
+    scale = width * rng.uniform(0.55, 0.9) / number.width
+    size = (max(8, round(number.width * scale)), max(8, round(number.height * scale)))
+    drawn = number.resize(size, Image.Resampling.BICUBIC).rotate(
+        float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, expand=True
+    )
+    height = int(drawn.height * rng.uniform(1.3, 2.5))
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(
+        drawn, (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
+    )
+    return uploadlike.photograph(mask, rng, max_blur=2.0)
+
+
+def generate(split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED) -> list[Number]:
+    out = []
+    for li, length in enumerate(LENGTHS):
+        for ki, kind in enumerate(KINDS):
+            rng = np.random.default_rng([seed, li, ki])
+            for i in range(per_cell):
+                picks = rng.choice(len(split.images), size=length, replace=False)
+                text = "".join(str(int(split.labels[p])) for p in picks)
+                family = "mouse" if rng.random() < 0.25 else "photo"
+                image = compose([split.images[p] for p in picks], kind == "touching", rng)
+                data, ext = render(image, family, rng)
+                out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
+    return out
+
+
+def truth_of(filename: str) -> tuple[str, str] | None:
+    """(text, kind) from a generated file's name, or None for another name."""
+    parts = Path(filename).name.split("_")
+    if len(parts) >= 3 and parts[0].isdigit() and parts[1] in KINDS:
+        return parts[0], parts[1]
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None, help="MNIST IDX directory")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the pictures to")
+    parser.add_argument("--per-cell", type=int, default=PER_CELL, help="numbers per (length, kind)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        data_dir = args.data or mnist.default_data_dir()
+        if data_dir is None:
+            raise mnist.MnistDataError("no MNIST directory: pass --data DIR")
+        split = mnist.load_split(data_dir, "t10k")
+    except mnist.MnistDataError as exc:
+        log.error("%s", exc)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    numbers = generate(split, args.per_cell, args.seed)
+    for n in numbers:
+        (args.out / n.filename).write_bytes(n.data)
+    log.info("wrote %d numbers to %s", len(numbers), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
