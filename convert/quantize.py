@@ -27,7 +27,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from service.settings import FLOAT_CARD
-from train import evaluate, mnist, uploadlike
+from train import evaluate, figures, mnist
 
 log = logging.getLogger("quantize")
 
@@ -77,7 +77,7 @@ def quantize(card_file: Path, out_onnx: Path, calibration: np.ndarray) -> None:
     )
 
 
-def run(card_file: Path, out_dir: Path, data_dir: Path) -> ModelCard:
+def run(card_file: Path, out_dir: Path, data_dir: Path, sizes: figures.Sizes | None = None) -> ModelCard:
     """Quantise, evaluate both models, and write the int8 model and its card if within budget."""
     fp32_card = ModelCard.load(card_file)
     name = f"{fp32_card.name}-int8"
@@ -87,7 +87,7 @@ def run(card_file: Path, out_dir: Path, data_dir: Path) -> ModelCard:
     with tempfile.TemporaryDirectory(prefix="mnist-quantize-") as tmp:
         candidate = Path(tmp) / f"{name}.onnx"
         quantize(card_file, candidate, calibration)
-        card = fp32_card.derive(name, candidate, drop=("mnist_test", "upload_like", "parity"))
+        card = fp32_card.derive(name, candidate, drop=("mnist_test", "parity", *figures.KEYS))
         int8_model = OnnxModel(card)
         int8 = evaluate.evaluate_idx(int8_model, test)
         loss_pp = round((fp32_accuracy - int8.accuracy) * 100, 4)
@@ -103,13 +103,11 @@ def run(card_file: Path, out_dir: Path, data_dir: Path) -> ModelCard:
                 f"int8 accuracy {int8.accuracy * 100:.2f}% is {loss_pp:.2f} pp below the float model's "
                 f"{fp32_accuracy * 100:.2f}% (budget {MAX_LOSS_PP} pp): not written"
             )
-        uploads = int(fp32_card.figures.get("upload_like", {}).get("images", 1000))
-        upload_report = evaluate.evaluate_files(
-            int8_model, uploadlike.generate(test, uploads), f"upload-like ({uploads} pictures)"
-        )
+        real = figures.measure(int8_model, test, sizes or figures.Sizes())
+        figures.log_figures(name, real)
         card = card.with_figures(
+            **real,
             mnist_test=int8.as_dict(),
-            upload_like=upload_report.as_dict() | {"generator": f"train.uploadlike seed {uploadlike.SEED}"},
             quantisation={
                 "from": fp32_card.version,
                 "method": "onnxruntime.quantization.quantize_static, QDQ, per-channel int8 weights "

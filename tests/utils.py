@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -44,9 +45,23 @@ def png_bytes(pixels: np.ndarray, mode: str = "L", fmt: str = "PNG", **save: obj
     return buf.getvalue()
 
 
+def make_reading(text: str, door: str = "v1") -> PredictionRecord:
+    """A whole number's record as /v1/read writes it (for store tests)."""
+    digits = [{"digit": int(c), "confidence": 0.9, "box": [i * 30, 5, 25, 40]} for i, c in enumerate(text)]
+    return dataclasses.replace(
+        make_record(0, door),
+        digit=-1,
+        confidence=round(0.9 ** len(text), 6),
+        probabilities=(),
+        text=text,
+        digits=json.dumps(digits, separators=(",", ":")),
+    )
+
+
 def make_record(n: int, door: str = "v1") -> PredictionRecord:
     """A record as the service would write it (for store tests)."""
     return PredictionRecord(
+        text=str(n % 10),
         id=new_record_id(),
         created_at=dt.datetime.now(dt.UTC),
         filename=f"f{n}.png",

@@ -64,9 +64,10 @@ def european_one(frame: np.ndarray, rng: np.random.Generator, foot: bool | None 
     height = bottom - top + 1
     x_top = _centre_col(mask, top)
     x_bottom = _centre_col(mask, bottom)
-    flag = rng.uniform(0.3, 0.55) * height
-    drop = rng.uniform(0.2, 0.45) * height
-    lines = [(x_top, top, x_top - flag, top + drop)]
+    # Steeper than a 7's bar (35-60 degrees below the horizontal) and shorter than the stem.
+    length = rng.uniform(0.25, 0.45) * height
+    angle = np.radians(rng.uniform(35.0, 60.0))
+    lines = [(x_top, top, x_top - length * np.cos(angle), top + length * np.sin(angle))]
     if foot if foot is not None else rng.random() < 0.5:
         half = rng.uniform(0.2, 0.35) * height
         lines.append((x_bottom - half, bottom, x_bottom + half, bottom))
@@ -101,3 +102,54 @@ def pen(frame: np.ndarray, width: float) -> np.ndarray:
                 break
             img = thinner
     return framing.frame(np.asarray(img, dtype=np.float32) / 255.0)
+
+
+def clipped(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The digit as a picture's edge cuts it: 5-15 % of its ink box gone on one side."""
+    mask = frame > 30
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    out = frame.copy()
+    side = int(rng.integers(0, 4))
+    cut = rng.uniform(0.05, 0.15)
+    if side == 0:
+        out[: rows[0] + round(cut * (rows[-1] - rows[0] + 1))] = 0
+    elif side == 1:
+        out[rows[-1] + 1 - round(cut * (rows[-1] - rows[0] + 1)) :] = 0
+    elif side == 2:
+        out[:, : cols[0] + round(cut * (cols[-1] - cols[0] + 1))] = 0
+    else:
+        out[:, cols[-1] + 1 - round(cut * (cols[-1] - cols[0] + 1)) :] = 0
+    return framing.frame(out.astype(np.float32) / 255.0)
+
+
+# How many of each hand training adds to MNIST's 55,000 (drawn from the training digits).
+TRAINING_HANDS = {"european-1": 4000, "crossed-7": 3000, "hairline": 3000, "marker": 3000, "clipped": 2000}
+
+
+def variants(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training digits rewritten in the hands above, framed as the service frames them
+    (so pen widths arrive as the service's stroke normalisation leaves them). The counts are
+    for MNIST's 55,000; a smaller training slice gets proportionally fewer."""
+    rng = np.random.default_rng(seed)
+    out, out_labels = [], []
+    share = min(1.0, len(images) / 55_000)
+    for hand, full in TRAINING_HANDS.items():
+        count = max(1, round(full * share))
+        pool = {"european-1": np.flatnonzero(labels == 1), "crossed-7": np.flatnonzero(labels == 7)}.get(
+            hand, np.arange(len(images))
+        )
+        for idx in rng.choice(pool, size=count, replace=True):
+            digit = images[idx]
+            if hand == "european-1":
+                made = european_one(digit, rng)
+            elif hand == "crossed-7":
+                made = crossed_seven(digit, rng)
+            elif hand == "hairline":
+                made = pen(digit, float(rng.uniform(0.6, 1.2)))
+            elif hand == "marker":
+                made = pen(digit, float(rng.uniform(4.0, 6.5)))
+            else:
+                made = clipped(digit, rng)
+            out.append(made)
+            out_labels.append(labels[idx])
+    return np.stack(out), np.asarray(out_labels, dtype=labels.dtype)

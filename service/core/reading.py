@@ -101,9 +101,7 @@ class Segmented:
             for option in options:
                 rows = probs[at : at + len(option.frames)]
                 at += len(option.frames)
-                # The product of its digits' confidences. (Measured on the numbers set and
-                # dropped: a prior on each digit's width/height, and on the number's digit width.)
-                score = float(np.sum(np.log(np.maximum(rows.max(axis=1), 1e-9))))
+                score = option_score(rows)
                 if score > best_score:
                     best_score = score
                     best = [
@@ -113,6 +111,13 @@ class Segmented:
         if len(out) > MAX_DIGITS:
             raise NotANumber(f"the picture has more than {MAX_DIGITS} digits")
         return out
+
+
+def option_score(probs: np.ndarray) -> float:
+    """How sure the classifier is of one way to read a group: the product of its digits'
+    confidences. (Measured on the numbers set and dropped: a prior on each digit's width/height,
+    and on the number's digit width.)"""
+    return float(np.sum(np.log(np.maximum(probs.max(axis=1), 1e-9))))
 
 
 def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -66,6 +66,15 @@ def test_smoke_pipeline_writes_a_complete_card(smoke_run: tuple[Path, Path]) -> 
     assert card["multiply_adds_per_image"] <= 21_800_000 and card["parameters"] > 0
     # Three short epochs on 6,000 images already learn most of MNIST; a broken pipeline would not.
     assert card["mnist_test"]["accuracy"] > 0.9
+    # The real-picture figures: every upload-like family, the calibrated flag, numbers by length.
+    from train import numbers, uploadlike
+
+    assert set(card["upload_like_families"]) == {*uploadlike.ALL_FAMILIES, "all"}
+    assert card["upload_like"]["images"] == card["upload_like_families"]["photo"]["images"]
+    assert 0.0 < card["uncertain"]["threshold"] < 1.0
+    assert set(card["uncertain"]["flagged"]) == {"correct", "wrong", "letters", "scribbles"}
+    for kind in numbers.KINDS:
+        assert set(card["numbers"]["string_accuracy"][kind]) == {*map(str, numbers.LENGTHS), "all"}
     for png in ("mnist-cnn.confusion.png", "mnist-cnn.curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((work / "train" / "history.json").read_text())["loss"]

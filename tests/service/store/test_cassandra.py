@@ -251,10 +251,33 @@ def test_migrate_is_idempotent_and_never_drops(node: Node, keyspace: str, tmp_pa
     subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=ROOT, env=env, check=True, timeout=120)
     assert len(rows(node, keyspace)) == 2
     desc = node.cql(f"DESCRIBE TABLE {keyspace}.predictions")
-    assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc and "door text" in desc
+    assert "PRIMARY KEY (day, id)" in desc and "CLUSTERING ORDER BY (id DESC)" in desc
+    assert all(f"{column} text" in desc for column in ("door", "text", "digits"))
     # A row written before the column existed reads back with the default door.
     with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
         wait_drained(base)  # connected (it connects in the background; reads answer 503 until then)
         with urllib.request.urlopen(f"{base}/v1/predictions/{old_id}") as resp:
             old = json.loads(resp.read())
-    assert (old["filename"], old["digit"], old["door"]) == ("old.png", 3, "v1")
+    assert (old["filename"], old["digit"], old["door"], old["text"]) == ("old.png", 3, "v1", "")
+
+
+def test_a_read_number_is_recorded_in_cassandra(node: Node, keyspace: str, tmp_path: Path) -> None:
+    """/v1/read records the text as the result and each digit with its box, in the table's
+    `text` and `digits` columns (added by the migration)."""
+    from tests.handwriting import png, written
+
+    with running_service(env=service_env(node, keyspace, tmp_path / "var")) as (base, _, _):
+        status, body = post_image(base + "/v1/read", png(written("1789", pen=6)[0]), "date.png")
+        assert status == 200, body
+        item = json.loads(body)["readings"][0]
+        assert item["text"] == "1789"
+        wait_drained(base)
+    day = item["created_at"][:10]
+    out = node.cql(
+        f"SELECT filename, digit, text, digits FROM {keyspace}.predictions WHERE day = '{day}' AND id = {item['id']}"
+    )
+    [line] = [ln for ln in out.splitlines() if "date.png" in ln]
+    filename, digit, text, digits = (cell.strip() for cell in line.split("|"))
+    assert (filename, digit, text) == ("date.png", "-1", "1789")
+    assert [d["digit"] for d in json.loads(digits)] == [1, 7, 8, 9]
+    assert [d["box"] for d in json.loads(digits)] == [d["box"] for d in item["digits"]]

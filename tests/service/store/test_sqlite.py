@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from service.store.embedded import EmbeddedStore
-from tests.utils import make_record
+from tests.utils import make_reading, make_record
 
 # The table as the first schema made it, before records said which door they came through.
 FIRST_SCHEMA = """
@@ -37,16 +37,19 @@ def test_a_file_of_the_first_schema_is_migrated_in_place(tmp_path: Path) -> None
 
     async def twice() -> None:
         new = make_record(7, door="oip")
+        number = make_reading("2026")
         for _ in range(2):  # the migration runs at every start, and changes nothing the second time
             store = EmbeddedStore(path)
             await store.start()
             try:
-                await store.add([new])  # the same record twice: stored once (idempotent by id)
+                await store.add([new, number])  # the same records twice: stored once (idempotent by id)
                 old = await store.get(old_id)
                 assert old is not None and (old.filename, old.digit, old.door) == ("old.png", 4, "v1")
+                assert (old.text, old.digits) == ("", "")  # columns added later read back as their defaults
+                assert await store.get(number.id) == number
                 assert old.probabilities == (0.5, 0.5) and old.created_at.tzinfo is not None
                 assert await store.get(new.id) == new  # every field back as written
-                assert [r.id for r in await store.recent(10)] == [new.id, old_id]
+                assert [r.id for r in await store.recent(10)] == [number.id, new.id, old_id]
             finally:
                 await store.close()
 

@@ -1,0 +1,118 @@
+"""Whole numbers: segmentation into digits, touching digits, boxes in the picture's pixels."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from service.core import decode, reading
+from service.core.card import ModelCard
+from service.core.model import OnnxModel
+from tests.handwriting import png, written
+
+
+@pytest.fixture(scope="module")
+def model(card_path: Path) -> OnnxModel:
+    return OnnxModel(ModelCard.load(card_path))
+
+
+def _read(model: OnnxModel, data: bytes) -> list[reading.Digit]:
+    segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE))
+    return segmented.choose(model.predict(segmented.frames()))
+
+
+def _text(digits: list[reading.Digit]) -> str:
+    return "".join(str(d.digit) for d in digits)
+
+
+@pytest.mark.parametrize(
+    ("text", "gap", "pen"),
+    [
+        ("2026", 0.35, 6),  # a year, well apart
+        ("0123456789", 0.3, 5),  # every digit
+        ("1984", 0.0, 8),  # touching
+        ("4711", -0.05, 8),  # overlapping a little
+        ("90210", 0.05, 3),  # close, fine pen
+        ("3", 0.3, 1),  # one digit, a hairline
+        ("100000000007", 0.3, 4),  # twelve digits
+    ],
+)
+def test_numbers_are_read_left_to_right(model: OnnxModel, text: str, gap: float, pen: int) -> None:
+    img, boxes = written(text, pen=pen, gap=gap)
+    digits = _read(model, png(img))
+    assert _text(digits) == text
+    # Each box lies on its digit: its centre within a third of a digit's width of the drawn one.
+    for d, (x, y, w, h) in zip(digits, boxes, strict=True):
+        bx, by, bw, bh = d.box
+        assert abs((bx + bw / 2) - (x + w / 2)) < w / 3
+        assert abs((by + bh / 2) - (y + h / 2)) < h / 3
+        assert 0.5 * h < bh <= 1.1 * h + 2 * pen
+
+
+def test_boxes_are_in_the_uploaded_pictures_pixels(model: OnnxModel) -> None:
+    """A 2,900 px wide JPEG is decoded at a reduced scale and worked at 768 px: the boxes are
+    still in the 2,900 px picture's coordinates."""
+    img, boxes = written("586", pen=30, height=1000, gap=0.8, margin=300)
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="JPEG", quality=90)
+    assert img.width > 3 * reading.READ_SIDE
+    digits = _read(model, buf.getvalue())
+    assert _text(digits) == "586"
+    for d, (x, _, w, _) in zip(digits, boxes, strict=True):
+        assert abs((d.box[0] + d.box[2] / 2) - (x + w / 2)) < w / 4
+
+
+def test_underlines_and_specks_are_not_digits(model: OnnxModel) -> None:
+    img, boxes = written("305", pen=6)
+    draw = ImageDraw.Draw(img)
+    left, bottom = boxes[0][0], boxes[0][1] + boxes[0][3] + 15
+    draw.line([(left, bottom), (boxes[-1][0] + boxes[-1][2], bottom)], fill=20, width=5)  # an underline
+    for x, y in ((5, 5), (img.width - 8, 12), (img.width // 2, img.height - 6)):
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=20)  # specks
+    assert _text(_read(model, png(img))) == "305"
+
+
+def test_a_five_with_its_hat_apart_is_one_digit(model: OnnxModel) -> None:
+    img = Image.new("L", (400, 260), 255)
+    draw = ImageDraw.Draw(img)
+    draw.line([(130, 60), (120, 120)], fill=0, width=8)  # the stem
+    draw.arc((100, 100, 250, 220), start=-110, end=150, fill=0, width=8)  # the belly
+    draw.line([(150, 45), (250, 45)], fill=0, width=8)  # the hat, written apart
+    assert _text(_read(model, png(img))) == "5"
+
+
+def test_more_than_twelve_digits_is_refused(model: OnnxModel) -> None:
+    img, _ = written("1234567890123", pen=4)
+    with pytest.raises(reading.NotANumber):
+        _read(model, png(img))
+
+
+def test_every_option_is_classified_in_one_batch() -> None:
+    """Touching digits are kept as several options; frames() stacks every one of them."""
+    img, _ = written("00", pen=8, gap=-0.4)  # the 0s are narrower than their cells: they touch
+    segmented = reading.segment(decode.decode(png(img), work_side=reading.READ_SIDE))
+    options = [o for group in segmented.groups for o in group]
+    assert any(len(o.frames) == 2 for o in options)
+    assert segmented.frames().shape == (sum(len(o.frames) for o in options), 28, 28)
+
+
+def test_blank_picture_is_no_ink() -> None:
+    with pytest.raises(reading.framing.BlankImage):
+        reading.segment(decode.decode(png(Image.new("L", (300, 100), 255)), work_side=reading.READ_SIDE))
+
+
+def test_choose_keeps_the_surest_option() -> None:
+    frame = np.zeros((28, 28), np.uint8)
+    one = reading.Option((frame,), ((0, 0, 20, 20),))
+    two = reading.Option((frame, frame), ((0, 0, 10, 20), (10, 0, 10, 20)))
+    segmented = reading.Segmented(((one, two),), 20, 20, "PNG", "L", False)
+    sure, unsure = np.eye(10)[[8]] * 0.98 + 0.002, np.full((1, 10), 0.1)
+    # As one digit: an 8 at 0.98; as two: a 3 and a 5 at 0.9 each -> the single 8 wins ...
+    pair = np.eye(10)[[3, 5]] * 0.9 + 0.01
+    assert _text(segmented.choose(np.concatenate([sure, pair]))) == "8"
+    # ... unless the whole reads poorly: then the two sure halves win.
+    assert _text(segmented.choose(np.concatenate([unsure, pair]))) == "35"

@@ -1,0 +1,66 @@
+"""The generated evaluation sets: deterministic, labelled by name, each family what it says."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from service.core import framing, strokes
+from train import hands, mnist, nondigits, numbers, uploadlike
+
+
+def test_every_family_is_deterministic_and_labelled(mnist_test: mnist.Split) -> None:
+    first = uploadlike.generate(mnist_test, 20, families=uploadlike.ALL_FAMILIES)
+    again = uploadlike.generate(mnist_test, 20, families=uploadlike.ALL_FAMILIES)
+    assert [(n, d) for n, d, _ in first] == [(n, d) for n, d, _ in again]
+    by_family = {uploadlike.family_of(n) for n, _, _ in first}
+    assert by_family == set(uploadlike.ALL_FAMILIES)
+    for name, _, label in first:
+        assert name.startswith(f"{label}_")
+        if uploadlike.family_of(name) == "european-1":
+            assert label == 1
+        if uploadlike.family_of(name) == "crossed-7":
+            assert label == 7
+    # Adding families changes nothing of the photo family (its own random stream).
+    photos = uploadlike.generate(mnist_test, 20)
+    assert [d for _, d, _ in photos] == [d for n, d, _ in first if uploadlike.family_of(n) == "photo"]
+
+
+def test_mouse_drawings_are_thin_lines_on_large_canvases(mnist_test: mnist.Split) -> None:
+    files = uploadlike.generate(mnist_test, 50, families=("mouse",))
+    for _, data, _ in files:
+        img = Image.open(io.BytesIO(data))
+        assert 100 <= img.width <= 600 and img.format == "PNG"
+        grey = np.asarray(img.convert("L"), np.float32) / 255.0
+        ink = grey if np.median(grey) < 0.5 else 1.0 - grey
+        # A 1-2 px pen (3 px where the skeleton is thickened), and under 5 % of the canvas.
+        assert strokes.stroke_width(ink) <= 3.0 and np.mean(ink > 0.5) < 0.05
+
+
+def test_hands_change_the_digit_as_a_hand_would(mnist_test: mnist.Split) -> None:
+    rng = np.random.default_rng(0)
+    one = mnist_test.images[int(np.flatnonzero(mnist_test.labels == 1)[0])]
+    flagged = hands.european_one(one, rng, foot=True)
+    framed_one = framing.frame(one.astype(np.float32) / 255.0)
+    # The flag and the foot make the 1 wider than the bare stroke.
+    assert np.count_nonzero(flagged.max(axis=0) > 64) > np.count_nonzero(framed_one.max(axis=0) > 64)
+    # Any pen arrives at the model as the service's stroke normalisation leaves it: MNIST's range.
+    widths = [hands.stroke_width(hands.pen(mnist_test.images[0], w)) for w in (0.7, 2.0, 6.0)]
+    assert all(strokes.STROKE_THIN - 0.3 <= w <= strokes.STROKE_THICK + 0.3 for w in widths), widths
+
+
+def test_numbers_carry_their_truth_in_their_names(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate(mnist_test, per_cell=1)
+    assert len(sample) == len(numbers.LENGTHS) * len(numbers.KINDS)
+    for n in sample:
+        assert numbers.truth_of(n.filename) == (n.text, n.kind)
+        assert len(n.text) in numbers.LENGTHS and Image.open(io.BytesIO(n.data)).width > 0
+    assert [n.data for n in numbers.generate(mnist_test, per_cell=1)] == [n.data for n in sample]
+
+
+def test_non_digits_are_letters_and_scribbles() -> None:
+    sample = nondigits.generate(6)
+    assert [name.split("_")[0] for name, _ in sample] == ["letter", "scribble"] * 3
+    assert all(Image.open(io.BytesIO(data)).width >= 120 for _, data in sample)

@@ -1,0 +1,191 @@
+"""The real-picture figures of a model card, measured through the service's own preprocessing:
+
+- upload-like accuracy per family (train/uploadlike.py; `upload_like` stays the photo family);
+- the `uncertain` threshold, calibrated so that 1 % of the correct upload-like answers are flagged,
+  and how often it flags wrong answers, letters and scribbles (train/nondigits.py);
+- string accuracy on generated numbers (train/numbers.py) by length, separated vs touching.
+
+    mnist-figures                        # both committed cards (~5 min each on 2 cores)
+    mnist-figures --card models/mnist-cnn-int8.card.json --smoke
+
+Needs no TensorFlow. The pipeline and the quantiser call `measure` for every model they write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.core import decode, framing, reading
+from service.core.card import ModelCard, ModelCardError
+from service.core.model import OnnxModel
+from service.errors import ServiceError
+from train import evaluate, mnist, nondigits, numbers, uploadlike
+
+log = logging.getLogger("figures")
+
+FLAG_CORRECT = 0.01  # the share of correct answers the `uncertain` flag may cost
+KEYS = ("upload_like", "upload_like_families", "uncertain", "numbers")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    photos: int = uploadlike.COUNT  # the photo family; the other families scale with it
+    numbers_per_cell: int = numbers.PER_CELL
+    nondigits: int = 300
+
+
+SMOKE = Sizes(photos=100, numbers_per_cell=3, nondigits=40)
+
+
+def _answers(model: OnnxModel, files: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, confidence) per file through the service's framing; a refused file is -1, 0."""
+    frames, kept = [], []
+    for i, data in enumerate(files):
+        try:
+            frames.append(framing.prepare(data).pixels)
+            kept.append(i)
+        except ServiceError:
+            continue
+    pred = np.full(len(files), -1, np.int64)
+    conf = np.zeros(len(files), np.float64)
+    if frames:
+        batch = np.stack(frames)
+        probs = np.concatenate([model.predict(batch[i : i + evaluate.BATCH]) for i in range(0, len(batch), 1000)])
+        pred[kept] = probs.argmax(axis=1)
+        conf[kept] = probs.max(axis=1)
+    return pred, conf
+
+
+def _share(hits: np.ndarray) -> float:
+    return round(float(np.mean(hits)), 6) if hits.size else 0.0
+
+
+def upload_like(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[str, Any]:
+    """Per-family accuracy, the photo family's full report, and the calibrated `uncertain` flag."""
+    files = uploadlike.generate(test, sizes.photos, families=uploadlike.ALL_FAMILIES)
+    pred, conf = _answers(model, [data for _, data, _ in files])
+    labels = np.array([label for _, _, label in files])
+    family = np.array([uploadlike.family_of(name) for name, _, _ in files])
+    correct = pred == labels
+    families: dict[str, Any] = {}
+    for name in [*uploadlike.ALL_FAMILIES, "all"]:
+        mask = family == name if name != "all" else np.ones(len(files), bool)
+        families[name] = {
+            "images": int(mask.sum()),
+            "correct": int(correct[mask].sum()),
+            "accuracy": _share(correct[mask]),
+        }
+    photo = family == "photo"
+    names = [name for name, _, _ in files]
+    report = evaluate.Report(
+        f"upload-like ({int(photo.sum())} pictures)",
+        labels[photo & (pred >= 0)],
+        pred[photo & (pred >= 0)],
+        misclassified=[f"{names[i]}: label {labels[i]} predicted {pred[i]}" for i in np.flatnonzero(photo & ~correct)],
+        rejected=[names[i] for i in np.flatnonzero(photo & (pred < 0))],
+    )
+    # The threshold: the confidence under which FLAG_CORRECT of the correct answers fall.
+    threshold = round(float(np.quantile(conf[correct], FLAG_CORRECT)), 4)
+    others = nondigits.generate(sizes.nondigits)
+    _, other_conf = _answers(model, [data for _, data in others])
+    kinds = np.array([name.split("_", 1)[0] for name, _ in others])
+    uncertain = {
+        "threshold": threshold,
+        "calibrated_on": f"upload-like, all families ({len(files)} pictures, train.uploadlike seed {uploadlike.SEED})",
+        "flagged": {
+            "correct": _share(conf[correct] < threshold),
+            "wrong": _share(conf[~correct] < threshold),
+            "letters": _share(other_conf[kinds == "letter"] < threshold),
+            "scribbles": _share(other_conf[kinds == "scribble"] < threshold),
+        },
+        "wrong_answers": int((~correct).sum()),
+        "non_digits": f"{len(others)} (train.nondigits seed {nondigits.SEED}: DejaVu letters, scribbles)",
+    }
+    return {
+        "upload_like": report.as_dict() | {"generator": f"train.uploadlike seed {uploadlike.SEED}"},
+        "upload_like_families": families,
+        "uncertain": uncertain,
+    }
+
+
+def read_number(model: OnnxModel, data: bytes) -> str:
+    """The number in a picture as /v1/read reads it ("" when it cannot be read)."""
+    try:
+        segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE))
+        return "".join(str(d.digit) for d in segmented.choose(model.predict(segmented.frames())))
+    except ServiceError:
+        return ""
+
+
+def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[str, Any]:
+    """String accuracy on generated numbers: by kind and length, and by family."""
+    hits: dict[tuple[str, str], list[bool]] = collections.defaultdict(list)
+    for n in numbers.generate(test, sizes.numbers_per_cell):
+        ok = read_number(model, n.data) == n.text
+        for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
+            hits[cell].append(ok)
+    table: dict[str, dict[str, float]] = collections.defaultdict(dict)
+    for (group, key), oks in sorted(hits.items()):
+        table[group][key] = _share(np.array(oks))
+    return {
+        "generator": f"train.numbers seed {numbers.SEED}, {sizes.numbers_per_cell} per length and kind",
+        "string_accuracy": {kind: table[kind] for kind in numbers.KINDS},
+        "string_accuracy_by_family": table["family"],
+    }
+
+
+def measure(model: OnnxModel, test: mnist.Split, sizes: Sizes = Sizes()) -> dict[str, Any]:
+    figures = upload_like(model, test, sizes)
+    figures["numbers"] = number_figures(model, test, sizes)
+    return figures
+
+
+def log_figures(name: str, figures: dict[str, Any]) -> None:
+    fams = figures["upload_like_families"]
+    log.info("%s upload-like: %s", name, ", ".join(f"{k} {v['accuracy'] * 100:.2f}%" for k, v in fams.items()))
+    u = figures["uncertain"]
+    log.info("%s uncertain below %.4f: flags %s", name, u["threshold"], u["flagged"])
+    s = figures["numbers"]["string_accuracy"]
+    log.info(
+        "%s numbers: %s", name, {k: v.get("4") for k, v in s.items()} | {"all": {k: v["all"] for k, v in s.items()}}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None, help="MNIST IDX directory")
+    parser.add_argument("--card", type=Path, action="append", help="a card to measure and update (repeatable)")
+    parser.add_argument("--smoke", action="store_true", help="small sets (a minute): to check the command")
+    parser.add_argument("--dry-run", action="store_true", help="print the figures, write no card")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    models = Path(__file__).resolve().parent.parent / "models"
+    cards = args.card or [models / "mnist-cnn.card.json", models / "mnist-cnn-int8.card.json"]
+    try:
+        data_dir = args.data or mnist.default_data_dir()
+        if data_dir is None:
+            raise mnist.MnistDataError("no MNIST directory: pass --data DIR")
+        test = mnist.load_split(data_dir, "t10k")
+        for path in cards:
+            card = ModelCard.load(path)
+            figures = measure(OnnxModel(card), test, SMOKE if args.smoke else Sizes())
+            log_figures(card.name, figures)
+            if not args.dry_run:
+                card.with_figures(**figures).write(path)
+                log.info("wrote %s", path)
+    except (ModelCardError, mnist.MnistDataError, nondigits.FontsMissing) as exc:
+        log.error("%s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
