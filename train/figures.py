@@ -170,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     models = Path(__file__).resolve().parent.parent / "models"
     cards = args.card or [models / "mnist-cnn.card.json", models / "mnist-cnn-int8.card.json"]
     try:
-        data_dir = args.data or mnist.default_data_dir()
-        if data_dir is None:
-            raise mnist.MnistDataError("no MNIST directory: pass --data DIR")
-        test = mnist.load_split(data_dir, "t10k")
+        test = mnist.test_split(args.data)
         for path in cards:
             card = ModelCard.load(path)
             figures = measure(OnnxModel(card), test, SMOKE if args.smoke else Sizes())

@@ -50,6 +50,14 @@ def default_data_dir() -> Path | None:
     return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None
 
 
+def test_split(data: Path | None) -> Split:
+    """MNIST's test split from `data`, else from ../shared/data/mnist (the generated sets' source)."""
+    directory = data or default_data_dir()
+    if directory is None:
+        raise MnistDataError("no MNIST directory: pass --data DIR")
+    return load_split(directory, "t10k")
+
+
 def _read_verified(directory: Path, name: str) -> bytes:
     path = directory / f"{name}.gz"
     if not path.is_file():

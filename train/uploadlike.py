@@ -264,10 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        data_dir = args.data or mnist.default_data_dir()
-        if data_dir is None:
-            raise mnist.MnistDataError("no MNIST directory: pass --data DIR")
-        split = mnist.load_split(data_dir, "t10k")
+        split = mnist.test_split(args.data)
     except mnist.MnistDataError as exc:
         log.error("%s", exc)
         return 2

@@ -30,11 +30,24 @@ def frame_png(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def failure_json(o: Outcome) -> dict[str, Any]:
+    """A picture's own error, as an item of the answer."""
+    failure = o.failure
+    assert failure is not None
+    return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
+
+
+def timings_json(o: Outcome, started: float) -> dict[str, float]:
+    return {
+        "preprocess": round(o.preprocess_ms, 3),
+        "inference": round(o.inference_ms, 3),
+        "total": round((time.perf_counter() - started) * 1e3, 3),
+    }
+
+
 def outcome_json(predictor: Predictor, o: Outcome, started: float, include_frame: bool) -> dict[str, Any]:
     if o.record is None or o.frame is None:
-        failure = o.failure
-        assert failure is not None
-        return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
+        return failure_json(o)
     card = predictor.model.card
     body = o.record.as_json()
     body["uncertain"] = predictor.uncertain(o.record.confidence)
@@ -45,11 +58,7 @@ def outcome_json(predictor: Predictor, o: Outcome, started: float, include_frame
         "inverted": o.frame.inverted,
         "reframed": o.frame.framed,
     }
-    body["timings_ms"] = {
-        "preprocess": round(o.preprocess_ms, 3),
-        "inference": round(o.inference_ms, 3),
-        "total": round((time.perf_counter() - started) * 1e3, 3),
-    }
+    body["timings_ms"] = timings_json(o, started)
     if include_frame:
         body["frame_png"] = frame_png(o.frame.pixels)
     return body
@@ -94,9 +103,7 @@ async def predict(request: Request) -> JSONResponse:
 
 def reading_json(predictor: Predictor, o: Outcome, started: float) -> dict[str, Any]:
     if o.record is None or o.segmented is None:
-        failure = o.failure
-        assert failure is not None
-        return {"filename": o.filename, "status": failure.status, **error_body(failure.code, failure.message)}
+        return failure_json(o)
     r = o.record
     card = predictor.model.card
     return {
@@ -118,11 +125,7 @@ def reading_json(predictor: Predictor, o: Outcome, started: float) -> dict[str, 
             "mode": o.segmented.mode,
             "inverted": o.segmented.inverted,
         },
-        "timings_ms": {
-            "preprocess": round(o.preprocess_ms, 3),
-            "inference": round(o.inference_ms, 3),
-            "total": round((time.perf_counter() - started) * 1e3, 3),
-        },
+        "timings_ms": timings_json(o, started),
     }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,23 +26,33 @@ CHROMIUM_ARGS = [
 ]
 
 
-def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) -> None:
+@contextlib.contextmanager
+def _page(tmp_path: Path, height: int) -> Iterator[tuple[Any, str, list[str]]]:
+    """A service and a Chromium page on it: (page, base URL, the CSP violations it logs)."""
     chromium = shutil.which("chromium")
     need(chromium is not None, "Debian's chromium is not installed (scripts/setup-system installs it)")
     from playwright.sync_api import sync_playwright
 
-    upload = tmp_path / "three.png"
-    index = int((mnist_test.labels == 3).nonzero()[0][0])
-    upload.write_bytes(png_bytes(255 - mnist_test.images[index]))  # dark ink on white paper
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (
         running_service(env={"MNIST_DATA_DIR": str(tmp_path / "var")}) as (base, _, _),
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": 1200, "height": height})
         violations: list[str] = []
         page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+        try:
+            yield page, base, violations
+        finally:
+            browser.close()
+
+
+def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) -> None:
+    upload = tmp_path / "three.png"
+    index = int((mnist_test.labels == 3).nonzero()[0][0])
+    upload.write_bytes(png_bytes(255 - mnist_test.images[index]))  # dark ink on white paper
+    with _page(tmp_path, 900) as (page, base, violations):
         response = page.goto(base + "/")
         assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
         assert "Which digit" in page.title() + page.content()
@@ -69,29 +82,16 @@ def test_upload_and_draw_in_chromium(tmp_path: Path, mnist_test: mnist.Split) ->
         assert page.locator('[data-testid="digit"]').first.inner_text() == "1"
         page.screenshot(path=str(ARTIFACTS / "upload-page.png"), full_page=True)
         assert violations == []  # the page itself needs nothing its policy forbids
-        browser.close()
 
 
 def test_number_mode_reads_a_drawn_and_an_uploaded_number(tmp_path: Path) -> None:
     """Number mode: write "2026" on the wide canvas with the mouse, then upload a picture of
     "4711"; each answer shows the text and the picture with a box around each digit."""
-    chromium = shutil.which("chromium")
-    need(chromium is not None, "Debian's chromium is not installed (scripts/setup-system installs it)")
-    from playwright.sync_api import sync_playwright
-
     from tests.handwriting import STROKES, png, written
 
     upload = tmp_path / "4711.png"
     upload.write_bytes(png(written("4711", pen=7)[0]))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with (
-        running_service(env={"MNIST_DATA_DIR": str(tmp_path / "var")}) as (base, _, _),
-        sync_playwright() as p,
-    ):
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        violations: list[str] = []
-        page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    with _page(tmp_path, 1000) as (page, base, violations):
         page.goto(base + "/")
         page.check("#mode-number")
         box = page.locator("#canvas").bounding_box()
@@ -120,4 +120,3 @@ def test_number_mode_reads_a_drawn_and_an_uploaded_number(tmp_path: Path) -> Non
         page.locator("#recent tbody tr td", has_text="4711").first.wait_for(timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "number-mode.png"), full_page=True)
         assert violations == []
-        browser.close()
