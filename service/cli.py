@@ -158,21 +158,23 @@ def migrate(argv: list[str] | None = None) -> int:
 def predict(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mnist-predict",
-        description="Print the digit in each picture (no server); each prediction is recorded like any other.",
+        description="Print the digit in each picture (no server); each prediction is recorded like any other. "
+        "Columns: file, digit (or number), confidence, and 'uncertain' when it is.",
     )
     parser.add_argument("images", nargs="+", type=Path)
+    parser.add_argument("--number", action="store_true", help="read a whole number in each picture (as /v1/read)")
     args = parser.parse_args(argv)
     from service.core.card import ModelCardError
 
     try:
         settings = Settings.from_env()
-        return asyncio.run(_predict_files(settings, args.images))
+        return asyncio.run(_predict_files(settings, args.images, args.number))
     except (SettingsError, ModelCardError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
 
 
-async def _predict_files(settings: Settings, paths: list[Path]) -> int:
+async def _predict_files(settings: Settings, paths: list[Path], number: bool = False) -> int:
     from service.core.predictor import Picture
     from service.errors import ServiceError
     from service.metrics import Metrics
@@ -188,9 +190,10 @@ async def _predict_files(settings: Settings, paths: list[Path]) -> int:
             status = 1
     async with open_predictor(settings, Metrics()) as predictor:
         labels = predictor.model.card.labels
+        use_case = predictor.read_pictures if number else predictor.predict_pictures
         for path, picture in pictures:
             try:
-                [outcome] = await predictor.predict_pictures([picture], "cli", "")
+                [outcome] = await use_case([picture], "cli", "")
             except ServiceError as exc:
                 sys.stderr.write(f"{path}: {exc.code}: {exc.message}\n")
                 return 2
@@ -200,7 +203,9 @@ async def _predict_files(settings: Settings, paths: list[Path]) -> int:
                 status = 1
                 continue
             rec = outcome.record
-            sys.stdout.write(f"{path}\t{labels[rec.digit]}\t{rec.confidence:.4f}\n")
+            answer = rec.text if number else labels[rec.digit]
+            flag = "\tuncertain" if predictor.uncertain(rec.confidence) else ""
+            sys.stdout.write(f"{path}\t{answer}\t{rec.confidence:.4f}{flag}\n")
     return status
 
 

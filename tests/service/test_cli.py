@@ -68,6 +68,23 @@ def test_predict_command(tmp_path: Path, mnist_test: mnist.Split) -> None:
     assert "bad.png: unsupported_image_type" in result.stderr
 
 
+def test_predict_command_reads_numbers(tmp_path: Path) -> None:
+    from tests.handwriting import png, written
+
+    (tmp_path / "year.png").write_bytes(png(written("1969", pen=6)[0]))
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "predict", "--number", str(tmp_path / "year.png")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "MNIST_DATA_DIR": str(tmp_path / "var")},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    path, text, confidence = result.stdout.strip().split("\t")
+    assert path.endswith("year.png") and text == "1969" and 0.5 < float(confidence) <= 1.0
+
+
 @pytest.mark.slow
 def test_a_client_that_goes_away_is_counted_not_logged_as_an_error(tmp_path: Path) -> None:
     env = {"MNIST_DATA_DIR": str(tmp_path / "var")}

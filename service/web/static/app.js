@@ -38,6 +38,7 @@
         digit.dataset.testid = "digit";
         const meta = el("div", "meta");
         meta.append(named(r.filename), el("span", "conf", (r.confidence * 100).toFixed(1) + " %"));
+        if (r.uncertain) meta.append(el("span", "uncertain", "uncertain"));
         const img = el("img", "frame");
         img.alt = "what the model saw";
         if (r.frame_png) img.src = r.frame_png;
