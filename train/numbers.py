@@ -85,7 +85,9 @@ def render(number: Image.Image, family: str, rng: np.random.Generator) -> tuple[
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
         size = (max(8, round(number.width * scale)), max(8, round(number.height * scale)))
-        strokes = uploadlike.skeletonise(np.asarray(number.resize(size, Image.Resampling.BICUBIC)) > 110)
+        strokes = uploadlike.skeletonise(
+            np.asarray(number.resize(size, Image.Resampling.BICUBIC)) > 255 * uploadlike.SKELETON_LEVEL
+        )
         drawn = Image.fromarray(np.asarray(strokes, np.uint8) * 255, mode="L")
         if rng.random() < 0.5:
             drawn = drawn.filter(ImageFilter.MaxFilter(3))

@@ -33,6 +33,8 @@ log = logging.getLogger("uploadlike")
 SEED = 7
 COUNT = 1000  # of the photo family; the other families' sizes are in FAMILIES
 
+SKELETON_LEVEL = 0.25
+
 Ink = Callable[[np.ndarray, int, np.random.Generator], Image.Image]
 
 
@@ -62,7 +64,9 @@ def line(digit: np.ndarray, size: int, rng: np.random.Generator, pen_px: int = 1
     """The digit as a thin polyline of `pen_px` px at `size` px: the skeleton of its strokes,
     wobbled like a hand."""
     arr = np.asarray(bicubic(digit, size, rng), dtype=np.float32) / 255.0
-    skeleton = skeletonise(wobble(arr, rng, 0.012) > 0.45)
+    # A low threshold keeps MNIST's thinnest strokes: the centre line stays in one piece, as a
+    # hand's would.
+    skeleton = skeletonise(wobble(arr, rng, 0.012) > SKELETON_LEVEL)
     out = Image.fromarray(np.asarray(skeleton, dtype=np.uint8) * 255, mode="L")
     return out.filter(ImageFilter.MaxFilter(pen_px | 1)) if pen_px >= 2 else out
 
@@ -157,8 +161,8 @@ def mouse_picture(mask: Image.Image, rng: np.random.Generator) -> tuple[bytes, s
     on = np.asarray(mask) > 0
     light_on_dark = rng.random() < 0.5
     paper, pen_rgb = (0, 255) if light_on_dark else (255, 0)
-    if rng.random() < 0.3:  # a coloured pen
-        pen_rgb = int(rng.integers(0, 256))
+    if rng.random() < 0.3:  # a grey pen, still far from the paper (as anyone drawing would pick)
+        pen_rgb = int(rng.integers(135, 256)) if light_on_dark else int(rng.integers(0, 121))
     rgb = np.where(on[..., None], np.uint8(pen_rgb), np.uint8(paper)) * np.ones(3, np.uint8)
     kind = rng.random()
     if kind < 0.25:

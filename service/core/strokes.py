@@ -83,7 +83,7 @@ def even_strokes(crop: np.ndarray) -> np.ndarray:
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected pieces of a boolean mask: labels 1..count (0: background), and count.
-    (cc3d adds 19 MB where scipy.ndimage would add 113 MB to the runtime. It is given uint8:
+    (cc3d adds 2.5 MB to the runtime image once stripped, where scipy.ndimage would add 113 MB. It is given uint8:
     cc3d 4.1.1 mislabelled a bool mask of a real picture, 9 labels for 6 pieces.)"""
     labels, count = cc3d.connected_components(mask.view(np.uint8), connectivity=8, return_N=True)
     return labels, int(count)
