@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from train import figures
+    from train import figures, nondigits
 
     epochs, limit, parity, sizes = (3, 6000, 1000, figures.SMOKE) if args.smoke else (None, None, 2000, figures.Sizes())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = mnist.resolve_data_dir(args.data, args.download, args.cache)
         with tempfile.TemporaryDirectory(prefix="mnist-pipeline-") as tmp:
             run(data_dir, args.out, args.work or Path(tmp), epochs, limit, parity, sizes, args.trained)
-    except (mnist.MnistDataError, ParityError) as exc:
+    except (mnist.MnistDataError, ParityError, nondigits.FontsMissing) as exc:
         log.error("%s", exc)
         return 2
     return 0

@@ -224,12 +224,18 @@ class SqliteFile:
         return group, False
 
     def _commit(self, writer: _Conn, rows: list[tuple[Any, ...]]) -> StoreUnavailable | None:
+        opened_before = writer.conn is not None
         try:
-            conn, lock = writer.get()
-            with lock:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(self.sql["insert"], rows)
-                conn.execute("COMMIT")
+            try:
+                self._insert(writer, rows)
+            except DB_ERRORS:
+                if not opened_before:  # a fresh connection failed: the fault is real
+                    raise
+                # A connection opened before may hold a file of a file system since remounted
+                # (a worker that wrote nothing during the fault): try once on a fresh one. The
+                # inserts are idempotent by id, so a commit that did land is not doubled.
+                writer.drop()
+                self._insert(writer, rows)
         except DB_ERRORS as exc:
             writer.drop()
             self.write_failures += 1
@@ -242,6 +248,13 @@ class SqliteFile:
             log.info("recording in %s works again after %d failed writes", self.path, self.write_failures)
             self.last_write_error = None
         return None
+
+    def _insert(self, writer: _Conn, rows: list[tuple[Any, ...]]) -> None:
+        conn, lock = writer.get()
+        with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(self.sql["insert"], rows)
+            conn.execute("COMMIT")
 
     # --- reads and bookkeeping (short statements on the shared connection) ---
     def run(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:

@@ -7,6 +7,8 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
+
 from service.store.embedded import EmbeddedStore
 from tests.utils import make_reading, make_record
 
@@ -54,3 +56,40 @@ def test_a_file_of_the_first_schema_is_migrated_in_place(tmp_path: Path) -> None
                 await store.close()
 
     asyncio.run(twice())
+
+
+def test_a_stale_connection_is_retried_once_on_a_fresh_one(tmp_path: Path) -> None:
+    """A worker that wrote nothing while its disk was remounted still holds the old file: its
+    first write after the repair fails once, is retried on a fresh connection, and succeeds
+    (before, that request got a 503). A fresh connection that fails is a real fault: no retry."""
+    from service.errors import StoreUnavailable
+    from service.store.sqlite import SqliteFile
+
+    async def scenario() -> None:
+        db = SqliteFile(tmp_path / "p.sqlite3", "predictions")
+        await db.start()
+        real, calls = db._insert, []
+
+        def stale_once(writer: object, rows: list[object]) -> None:
+            calls.append(writer)
+            if len(calls) == 2:  # the second write: its connection went stale
+                raise sqlite3.OperationalError("disk I/O error")
+            real(writer, rows)  # type: ignore[arg-type]
+
+        db._insert = stale_once  # type: ignore[method-assign]
+        try:
+            await db.add([make_record(1)])
+            await db.add([make_record(2)])  # fails once, retried afresh: answered
+            assert len(calls) == 3 and db.write_failures == 0
+
+            def full(writer: object, rows: list[object]) -> None:
+                raise sqlite3.OperationalError("database or disk is full")
+
+            db._insert = full  # type: ignore[method-assign]
+            with pytest.raises(StoreUnavailable):
+                await db.add([make_record(3)])
+            assert db.write_failures == 1
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())
