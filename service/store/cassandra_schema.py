@@ -202,23 +202,25 @@ def migrate(session: Session, settings: Settings) -> None:
     # Where another process created the keyspace a moment before, this driver may not have heard
     # of it yet (its CREATE was a no-op, no schema event arrived): read the schema afresh.
     cluster.refresh_schema_metadata(max_schema_agreement_wait=30)
-    for column, cql_type in ADDED_COLUMNS.items():
-        cluster.refresh_table_metadata(keyspace, "predictions")
-        known = cluster.metadata.keyspaces.get(keyspace)
-        table = known.tables.get("predictions") if known is not None else None
-        if table is None:
-            raise CassandraStartupError(f"{keyspace}.predictions was created but is not in the schema yet")
-        if column in table.columns:
-            continue
+    cluster.refresh_table_metadata(keyspace, "predictions")
+    known = cluster.metadata.keyspaces.get(keyspace)
+    table = known.tables.get("predictions") if known is not None else None
+    if table is None:
+        raise CassandraStartupError(f"{keyspace}.predictions was created but is not in the schema yet")
+    # Every missing column, then one wait for agreement and one refresh: each of those steps may
+    # wait out its timeout when a node dies mid-way, so there is one of each, not one per column.
+    missing = {column: cql_type for column, cql_type in ADDED_COLUMNS.items() if column not in table.columns}
+    for column, cql_type in missing.items():
         try:
             ddl = ADD_COLUMN_DDL.format(keyspace=keyspace, column=column, cql_type=cql_type)
             session.execute(ddl, timeout=60.0)
         except InvalidRequest as exc:  # another worker added it in between
             if "conflicts with an existing column" not in str(exc) and "already exist" not in str(exc):
                 raise
+    if missing:
         cluster.control_connection.wait_for_schema_agreement(wait_time=30)
         # The driver updates its metadata from schema events in the background: read the table
-        # now, or the caller's check may still see it without the column.
+        # now, or the caller's check may still see it without the columns.
         cluster.refresh_table_metadata(keyspace, "predictions")
 
 

@@ -71,13 +71,10 @@ def record_of(row: sqlite3.Row) -> PredictionRecord:
 
 
 class _WriteLock:
-    """An exclusive flock around each write transaction, shared by every worker process.
-
-    SQLite's own busy handler makes a second writer sleep in growing steps (1, 2, 5, ... 100 ms),
-    which under load turns into 100-500 ms tail latencies; a blocking flock wakes the next
-    writer the moment the lock is free. One per connection: flock excludes open files, not
-    threads, so each user opens its own.
-    """
+    """An exclusive flock around each write transaction, shared by every worker process. SQLite's
+    busy handler makes a second writer sleep in growing steps (1, 2, 5, ... 100 ms): 100-500 ms tails
+    under load; a blocking flock wakes the next writer the moment the lock is free. One per
+    connection: flock excludes open files, not threads, so each user opens its own."""
 
     def __init__(self, db: Path) -> None:
         self._fd = os.open(db.with_name(db.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -229,12 +226,11 @@ class SqliteFile:
             try:
                 self._insert(writer, rows)
             except DB_ERRORS:
-                if not opened_before:  # a fresh connection failed: the fault is real
-                    raise
-                # A connection opened before may hold a file of a file system since remounted
-                # (a worker that wrote nothing during the fault): try once on a fresh one. The
-                # inserts are idempotent by id, so a commit that did land is not doubled.
+                # An older connection may hold a file of a file system since remounted: try once
+                # afresh (inserts are idempotent by id). A fresh one that failed is the fault.
                 writer.drop()
+                if not opened_before:
+                    raise
                 self._insert(writer, rows)
         except DB_ERRORS as exc:
             writer.drop()
