@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
+from cassandra.cluster import Cluster, NoHostAvailable
 
 from tests.cassandra_node import wait_drained
 from tests.utils import ROOT, free_port, png_bytes, post_image, wait_ready
@@ -187,9 +187,20 @@ def test_compose_cluster_profile(docker_base: str, mnist_dir: Path) -> None:
             durability = json.loads(resp.read())["store"]["durability"]
         for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
             assert f"{address} group" in durability, durability  # every node up, and fsyncing first
-        cluster = Cluster(["127.0.0.1"], port=cport, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+        # A login may reach replicas of system_auth that have no roles yet (repair is still copying
+        # them: "cassandra is not permitted to log in"); a client retries, and so does this one.
+        deadline = time.monotonic() + 120
+        while True:
+            cluster = Cluster(["127.0.0.1"], port=cport, auth_provider=PlainTextAuthProvider("cassandra", "cassandra"))
+            try:
+                session = cluster.connect()
+                break
+            except NoHostAvailable:
+                cluster.shutdown()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(3)
         try:
-            session = cluster.connect()
             space = cluster.metadata.keyspaces
             assert space["mnist"].replication_strategy.dc_replication_factors == {"datacenter1": 3}
             assert space["system_auth"].replication_strategy.dc_replication_factors == {"datacenter1": 3}
