@@ -114,7 +114,7 @@ def reading_json(predictor: Predictor, o: Outcome, started: float) -> dict[str, 
         # The number is uncertain when any of its digits is.
         "uncertain": any(predictor.uncertain(d.confidence) for d in o.digits),
         "digits": [d.as_json() | {"uncertain": predictor.uncertain(d.confidence)} for d in o.digits],
-        "created_at": r.as_json()["created_at"],
+        "created_at": r.created_text,
         "model": {"version": card.version, "sha256": card.sha256},
         "image": {
             "sha256": r.image_sha256,

@@ -38,11 +38,16 @@ class PredictionRecord:
     def day(self) -> dt.date:
         return self.created_at.date()
 
+    @property
+    def created_text(self) -> str:
+        """created_at as the API writes it: ISO 8601, microseconds, Z."""
+        return self.created_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
     def as_json(self) -> dict[str, Any]:
         reading = {"digits": json.loads(self.digits)} if self.digits else {}
         return {
             "id": str(self.id),
-            "created_at": self.created_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "created_at": self.created_text,
             "filename": self.filename,
             "text": self.text,
             **reading,
