@@ -175,7 +175,7 @@ def predict(argv: list[str] | None = None) -> int:
 
 
 async def _predict_files(settings: Settings, paths: list[Path], number: bool = False) -> int:
-    from service.core.predictor import Picture
+    from service.core.outcome import Picture
     from service.errors import ServiceError
     from service.metrics import Metrics
     from service.wiring import open_predictor

@@ -8,8 +8,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from service.api.answers import JSONResponse
 from service.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)

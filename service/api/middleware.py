@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import CLIENT_CLOSED
@@ -23,6 +24,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled children, looked up once per label set (bounded: route x method x status);
+        # `labels()` on every request cost ~15 us of its ~1.3 ms (py-spy).
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,8 +45,13 @@ class MetricsMiddleware:
             await self.app(scope, receive, _send)
         finally:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
-            labels = {"route": route_name(scope), "method": method, "status": str(status)}
+            key = (route_name(scope), method, str(status))
+            children = self._children.get(key)
+            if children is None:
+                labels = dict(zip(("route", "method", "status"), key, strict=True))
+                children = self.metrics.requests.labels(**labels), self.metrics.latency.labels(**labels)
+                self._children[key] = children
             if status == CLIENT_CLOSED:
                 self.metrics.client_closed.inc()
-            self.metrics.requests.labels(**labels).inc()
-            self.metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)

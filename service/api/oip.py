@@ -13,9 +13,10 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from service.api.access import PREDICT
+from service.api.answers import JSONResponse
 from service.api.oip_wire import MAX_TENSOR_BATCH, MODEL_NAME, MODEL_VERSION, InferRequest, infer_response
 from service.api.state import Services, services
 from service.api.uploads import read_body

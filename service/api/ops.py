@@ -7,10 +7,11 @@ from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.schemas import SchemaGenerator
 
 from service.api.access import READ
+from service.api.answers import JSONResponse
 from service.api.state import allowed, services
 
 SCHEMAS = SchemaGenerator(

@@ -14,7 +14,7 @@ from service.api.access import PREDICT, READ
 from service.api.state import services
 from service.api.uploads import read_pictures
 from service.api.v1 import outcome_json
-from service.core.predictor import refused
+from service.core.outcome import refused
 from service.errors import ServiceError
 
 DOOR = "page"

@@ -8,14 +8,14 @@ import email.message
 import email.utils
 import unicodedata
 import urllib.parse
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from service.core.predictor import Picture
+from service.core.outcome import Picture
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -59,9 +59,9 @@ def header_filename(value: str | None) -> str | None:
     return urllib.parse.unquote(value, errors="replace") if "%" in value else value
 
 
-async def limited_stream(request: Request, limit: int, timeout_s: float) -> AsyncGenerator[bytes, None]:
-    """The body, refused with 413 as soon as it passes `limit` (never buffered whole first), and
-    with 408 if it is not all there within `timeout_s` (a body trickling in holds a connection)."""
+async def limited_stream(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The body, refused with 413 as soon as it passes `limit` (never buffered whole first).
+    Read it inside `body_deadline`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -71,25 +71,28 @@ async def limited_stream(request: Request, limit: int, timeout_s: float) -> Asyn
         if too_big:
             raise BodyTooLarge(f"the request body is over the limit of {limit} bytes", limit_bytes=limit)
     seen = 0
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    chunks = request.stream().__aiter__()
-    while True:
-        try:
-            chunk = await asyncio.wait_for(anext(chunks), max(0.0, deadline - loop.time()))
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
+    async for chunk in request.stream():
         seen += len(chunk)
         if seen > limit:
             raise BodyTooLarge(f"the request body is over the limit of {limit} bytes", limit_bytes=limit)
         yield chunk
 
 
+@contextlib.asynccontextmanager
+async def body_deadline(timeout_s: float) -> AsyncIterator[None]:
+    """408 if the body is not all there within `timeout_s` (a body trickling in holds a
+    connection). One scope around the whole read: a timeout per chunk (wait_for) made a task per
+    chunk, ~25 us of a 28x28 upload's ~1.3 ms on the loop (py-spy)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except TimeoutError:
+        raise BodyTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
+
+
 async def read_body(request: Request, settings: Settings) -> bytes:
-    stream = limited_stream(request, settings.max_body_bytes, settings.body_timeout_s)
-    return b"".join([chunk async for chunk in stream])
+    async with body_deadline(settings.body_timeout_s):
+        return b"".join([chunk async for chunk in limited_stream(request, settings.max_body_bytes)])
 
 
 async def read_pictures(request: Request, settings: Settings) -> list[Picture]:
@@ -208,8 +211,9 @@ async def _multipart(request: Request, settings: Settings) -> list[Picture]:
     callbacks = cast("MultipartCallbacks", parts.callbacks())
     parser = MultipartParser(boundary, callbacks, max_header_count=MAX_PART_HEADERS, max_header_size=MAX_PART_HEADER)
     try:
-        async for chunk in limited_stream(request, settings.max_body_bytes, settings.body_timeout_s):
-            parser.write(chunk)
+        async with body_deadline(settings.body_timeout_s):
+            async for chunk in limited_stream(request, settings.max_body_bytes):
+                parser.write(chunk)
         parser.finalize()
     except FormParserError as exc:
         raise ServiceError(f"the multipart body cannot be parsed: {exc}", code="bad_multipart") from None

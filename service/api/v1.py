@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from service.api.access import PREDICT, READ
+from service.api.answers import JSONResponse
 from service.api.errors import error_body
 from service.api.state import allowed, services
 from service.api.uploads import read_pictures
-from service.core.predictor import Outcome, Predictor, refused
+from service.core.outcome import Outcome, refused
+from service.core.predictor import Predictor
 from service.errors import ServiceError
 
 DOOR = "v1"

@@ -14,8 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -25,41 +24,10 @@ from service.core import decode, framing, reading
 from service.core.batcher import Batcher
 from service.core.memory import DecodeBudget
 from service.core.model import OnnxModel
+from service.core.outcome import Outcome, Picture
 from service.errors import Failure, ServiceError, StoreUnavailable
 from service.metrics import Metrics
 from service.store.record import PredictionRecord, PredictionStore, new_record_id
-
-
-@dataclass(frozen=True)
-class Picture:
-    """One uploaded file, as a door read it."""
-
-    filename: str
-    data: bytes
-
-
-@dataclass
-class Outcome:
-    """One picture's fate: its record and frame, or the failure that belongs to it alone."""
-
-    filename: str
-    record: PredictionRecord | None = None
-    frame: framing.Prepared | None = None  # a digit: the frame the model saw
-    segmented: reading.Segmented | None = None  # a number: its digits' options
-    digits: list[reading.Digit] = field(default_factory=list)  # a number: the digits read
-    failure: Failure | None = None
-    image_sha256: str = ""  # of the uploaded bytes
-    image_bytes: int = 0
-    preprocess_ms: float = 0.0
-    inference_ms: float = 0.0
-
-
-def refused(outcomes: list[Outcome]) -> Failure | None:
-    """The request's own failure when no picture in it was answered: that of the first one."""
-    if any(o.record is not None for o in outcomes):
-        return None
-    return next(o.failure for o in outcomes if o.failure is not None)
-
 
 T = TypeVar("T")
 
@@ -98,16 +66,15 @@ class Predictor:
         self.in_flight += 1
         try:
             started = time.perf_counter()
-            if len(pictures) == 1 and decode.is_small(pictures[0].data):
+            small = self._open_small(pictures[0]) if len(pictures) == 1 else None
+            if small is not None:
                 # A thread hand-off would cost more than the work; tiny pictures take no budget.
-                outcomes = self._prepare_all(pictures, None)
+                outcomes = self._prepare_all(pictures, None, opened=small)
             else:
                 outcomes = await anyio.to_thread.run_sync(
                     self._prepare_all, pictures, self.budget, limiter=self._threads
                 )
-            for o in outcomes:
-                if o.failure is not None:
-                    self.metrics.image_errors.labels(code=o.failure.code).inc()
+            self._count_failures(outcomes)
             good = [o for o in outcomes if o.frame is not None]
             if good:
                 frames = np.stack([o.frame.pixels for o in good if o.frame is not None])
@@ -118,7 +85,7 @@ class Predictor:
                     assert o.frame is not None
                     o.inference_ms = inference_ms
                     o.record = self._record(
-                        p, o.filename, o.image_sha256, o.image_bytes, o.frame, door, client, started
+                        (door, client, started), o, o.frame.width, o.frame.height, **self._digit_answer(p)
                     )
                 await self._store([o.record for o in good if o.record is not None])
             return outcomes
@@ -151,42 +118,36 @@ class Predictor:
                     except ServiceError as exc:
                         o.failure = Failure.of(exc)
                         continue
-                    o.record = self._reading_record(o, door, client, started)
-            for o in outcomes:
-                if o.failure is not None:
-                    self.metrics.image_errors.labels(code=o.failure.code).inc()
+                    size = o.segmented.width, o.segmented.height
+                    o.record = self._record((door, client, started), o, *size, **self._number_answer(o.digits))
+            self._count_failures(outcomes)
             await self._store([o.record for o in outcomes if o.record is not None])
             return outcomes
         finally:
             self.in_flight -= 1
 
-    def _reading_record(self, o: Outcome, door: str, client: str, started: float) -> PredictionRecord:
-        assert o.segmented is not None
-        confidence = float(np.prod([d.confidence for d in o.digits]))
-        text = "".join(str(d.digit) for d in o.digits)
-        return PredictionRecord(
-            id=new_record_id(),
-            created_at=dt.datetime.now(dt.UTC),
-            filename=o.filename,
-            digit=-1,
-            confidence=round(confidence, 6),
-            probabilities=(),
-            model_sha=self.model.card.sha256,
-            image_sha256=o.image_sha256,
-            image_bytes=o.image_bytes,
-            width=o.segmented.width,
-            height=o.segmented.height,
-            client=client,
-            latency_ms=round((time.perf_counter() - started) * 1e3, 3),
-            door=door,
-            text=text,
-            digits=json.dumps([d.as_json() for d in o.digits], separators=(",", ":")),
-        )
-
     def uncertain(self, confidence: float) -> bool:
         return confidence < self.uncertain_below
 
-    def _prepare_all(self, pictures: list[Picture], budget: DecodeBudget | None, whole: bool = False) -> list[Outcome]:
+    def _open_small(self, picture: Picture) -> decode.Opened | None:
+        """The header of a picture small enough to prepare on the event loop; else None (also
+        when refused: the regular path refuses it again, with its own error)."""
+        try:
+            opened = decode.open_image(picture.data, self.limits)
+        except ServiceError:
+            return None
+        if max(opened.width, opened.height) > decode.SMALL_SIDE:
+            opened.image.close()
+            return None
+        return opened
+
+    def _prepare_all(
+        self,
+        pictures: list[Picture],
+        budget: DecodeBudget | None,
+        whole: bool = False,
+        opened: decode.Opened | None = None,  # the one picture's header, already read
+    ) -> list[Outcome]:
         """Decode and prepare each picture: its frame, or (whole) its number's segments."""
         side = reading.READ_SIDE if whole else decode.WORK_SIDE
         outcomes = []
@@ -194,9 +155,8 @@ class Predictor:
         for pic in pictures:
             started = time.perf_counter()
             out = Outcome(pic.filename, image_sha256=hashlib.sha256(pic.data).hexdigest(), image_bytes=len(pic.data))
-            opened: decode.Opened | None = None
             try:
-                opened = decode.open_image(pic.data, self.limits, side)
+                opened = opened or decode.open_image(pic.data, self.limits, side)
                 used += opened.pixels  # counted whether or not the picture turns out usable
                 if used > self.limits.max_request_pixels:
                     raise RequestTooLarge(
@@ -238,9 +198,13 @@ class Predictor:
         try:
             started = time.perf_counter()
             probs = await self.batcher.run(self.model.to_layout(tensor), busy=self.in_flight)
+            size = self.model.card.input.width, self.model.card.input.height  # a tensor: the model's own
+            uploads = [
+                Outcome("", image_sha256=hashlib.sha256(t.tobytes()).hexdigest(), image_bytes=t.nbytes) for t in tensor
+            ]
             records = [
-                self._record(p, "", hashlib.sha256(row.tobytes()).hexdigest(), row.nbytes, None, door, client, started)
-                for p, row in zip(probs, tensor, strict=True)
+                self._record((door, client, started), u, *size, **self._digit_answer(p))
+                for u, p in zip(uploads, probs, strict=True)
             ]
             await self._store(records)
             return probs
@@ -249,34 +213,51 @@ class Predictor:
 
     # --- shared ---
     def _record(
-        self,
-        probs: np.ndarray,
-        filename: str,
-        sha: str,
-        size: int,
-        frame: framing.Prepared | None,  # None: a tensor, the model's own size
-        door: str,
-        client: str,
-        started: float,
+        self, origin: tuple[str, str, float], o: Outcome, width: int, height: int, **answer: Any
     ) -> PredictionRecord:
-        digit = int(np.argmax(probs))
+        """One record, whatever was answered: the fields every record shares, from the request
+        (door, client, when it started) and the upload, plus the answer's own fields."""
+        door, client, started = origin
         return PredictionRecord(
-            text=str(digit),
             id=new_record_id(),
             created_at=dt.datetime.now(dt.UTC),
-            filename=filename,
-            digit=digit,
-            confidence=round(float(probs[digit]), 6),
-            probabilities=tuple(round(float(v), 6) for v in probs),
+            filename=o.filename,
             model_sha=self.model.card.sha256,
-            image_sha256=sha,
-            image_bytes=size,
-            width=frame.width if frame else self.model.card.input.width,
-            height=frame.height if frame else self.model.card.input.height,
+            image_sha256=o.image_sha256,
+            image_bytes=o.image_bytes,
+            width=width,
+            height=height,
             client=client,
             latency_ms=round((time.perf_counter() - started) * 1e3, 3),
             door=door,
+            **answer,
         )
+
+    @staticmethod
+    def _digit_answer(probs: np.ndarray) -> dict[str, Any]:
+        digit = int(np.argmax(probs))
+        values = probs.astype(float).tolist()  # Python floats at once: ~5 us less than one by one
+        return {
+            "digit": digit,
+            "text": str(digit),
+            "confidence": round(values[digit], 6),
+            "probabilities": tuple(round(v, 6) for v in values),
+        }
+
+    @staticmethod
+    def _number_answer(digits: list[reading.Digit]) -> dict[str, Any]:
+        return {
+            "digit": -1,
+            "text": "".join(str(d.digit) for d in digits),
+            "confidence": round(float(np.prod([d.confidence for d in digits])), 6),
+            "probabilities": (),
+            "digits": json.dumps([d.as_json() for d in digits], separators=(",", ":")),
+        }
+
+    def _count_failures(self, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            if o.failure is not None:
+                self.metrics.image_errors.labels(code=o.failure.code).inc()
 
     async def _store(self, records: list[PredictionRecord]) -> None:
         """Durable before answered: returns once the records are committed."""
@@ -286,4 +267,4 @@ class Predictor:
             self.metrics.store_failures.labels(store=self.store.writes_to).inc()
             raise
         for r in records:
-            self.metrics.predictions.labels(digit=str(r.digit) if r.digit >= 0 else "number").inc()
+            self.metrics.predicted[str(r.digit) if r.digit >= 0 else "number"].inc()

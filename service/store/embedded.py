@@ -7,7 +7,8 @@ from pathlib import Path
 
 from service.errors import StoreUnavailable
 from service.store.record import PredictionRecord, StoreHealth
-from service.store.sqlite import DB_ERRORS, SqliteFile
+from service.store.sqlite import SqliteFile
+from service.store.sqlite_conn import DB_ERRORS
 
 
 class EmbeddedStore:

@@ -8,7 +8,8 @@ import uuid
 from pathlib import Path
 
 from service.store.record import PredictionRecord
-from service.store.sqlite import SqliteFile, record_of
+from service.store.sqlite import SqliteFile
+from service.store.sqlite_schema import record_of
 
 # The outbox holds acknowledged records for a while (thousands under load): without these
 # partial indexes every claim, depth count and purge scanned all of them (~1.7 ms each at

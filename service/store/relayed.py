@@ -20,7 +20,7 @@ from service.store.cassandra_sink import CassandraSink
 from service.store.outbox import Outbox
 from service.store.record import PredictionRecord, StoreHealth
 from service.store.relay import Relay
-from service.store.sqlite import DB_ERRORS
+from service.store.sqlite_conn import DB_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from service.core.batcher import Batcher
 from service.core.card import ModelCard
 from service.core.memory import DecodeBudget
 from service.core.model import OnnxModel
-from service.core.predictor import Picture, Predictor
+from service.core.outcome import Picture
+from service.core.predictor import Predictor
 from service.errors import Failure, StoreUnavailable
 from service.metrics import Metrics
 from tests.fakes import MemoryStore

@@ -93,3 +93,80 @@ def test_a_stale_connection_is_retried_once_on_a_fresh_one(tmp_path: Path) -> No
             await db.close()
 
     asyncio.run(scenario())
+
+
+def test_records_of_one_loop_iteration_are_one_commit_made_on_the_loop(tmp_path: Path) -> None:
+    """Eight requests recording at once: one commit (one fsync), made on the event loop's own
+    thread while no other process holds the write lock and commits are fast."""
+    import threading
+
+    from service.store.sqlite import SqliteFile
+
+    async def scenario() -> None:
+        db = SqliteFile(tmp_path / "p.sqlite3", "predictions")
+        await db.start()
+        real, calls = db._insert, []
+
+        def counted(writer: object, rows: list[object]) -> None:
+            calls.append((threading.current_thread().name, len(rows)))
+            real(writer, rows)  # type: ignore[arg-type]
+
+        db._insert = counted  # type: ignore[method-assign]
+        try:
+            records = [make_record(d) for d in range(8)]
+            await asyncio.gather(*(db.add([r]) for r in records))
+            assert calls == [(threading.main_thread().name, 8)]
+            assert [r.id for r in await db.recent(8)] == [r.id for r in reversed(records)]
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp_path: Path) -> None:
+    """The loop never waits for another process's write: while the lock is held elsewhere, the
+    writer thread waits for it and commits. A slow commit on the loop sends the next ones to the
+    thread too, for a while."""
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from service.store import sqlite
+    from service.store.sqlite import SqliteFile
+
+    async def scenario() -> None:
+        path = tmp_path / "p.sqlite3"
+        db = SqliteFile(path, "predictions")
+        await db.start()
+        real, threads = db._insert, []
+
+        def noted(writer: object, rows: list[object]) -> None:
+            threads.append(threading.current_thread().name)
+            real(writer, rows)  # type: ignore[arg-type]
+
+        db._insert = noted  # type: ignore[method-assign]
+        other = os.open(path.with_name(path.name + ".lock"), os.O_RDWR)  # another worker's lock
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX)
+            adding = asyncio.ensure_future(db.add([make_record(1)]))
+            await asyncio.sleep(0.2)
+            assert not adding.done()  # waits for the lock, but not on the loop (we ran meanwhile)
+            fcntl.flock(other, fcntl.LOCK_UN)
+            await asyncio.wait_for(adding, 10)
+            assert threads == ["sqlite-predictions"]
+
+            def slow(writer: object, rows: list[object]) -> None:
+                time.sleep(sqlite.SLOW_COMMIT_S * 3)
+                noted(writer, rows)
+
+            db._insert = slow  # type: ignore[method-assign]
+            await db.add([make_record(2)])  # on the loop, but slow
+            await db.add([make_record(3)])  # so this one goes to the thread
+            assert threads[1:] == [threading.main_thread().name, "sqlite-predictions"]
+            assert len(await db.recent(10)) == 3
+        finally:
+            os.close(other)
+            await db.close()
+
+    asyncio.run(scenario())
