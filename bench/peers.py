@@ -44,7 +44,8 @@ FLOOR = "bare Starlette + ORT (records nothing)"
 BENTO = "BentoML (fair: async, image input)"
 OURS_C = "this service, recorded in Cassandra"
 OURS_E = "this service, embedded store"
-BENTO_PACKAGES = ["bentoml", "onnxruntime", "pillow", "numpy", "uvloop"]
+# connected-components-3d: the shared preprocessing (service.core.framing) needs it.
+BENTO_PACKAGES = ["bentoml", "onnxruntime", "pillow", "numpy", "uvloop", "connected-components-3d"]
 
 
 @dataclass

@@ -113,11 +113,12 @@ def cold_start(report: Report, work: Path, runs: int) -> None:
 def venv(name: str, packages: list[str]) -> Path:
     """A virtual environment of its own for a baseline (never the project's)."""
     path = VENVS / name
-    stamp = path / ".installed"
-    if not stamp.exists():
+    stamp = path / ".installed"  # the packages it was made with: another list makes it afresh
+    wanted = "\n".join(packages)
+    if not stamp.exists() or stamp.read_text() != wanted:
         subprocess.run([PY, "-m", "venv", "--clear", str(path)], check=True)
         subprocess.run([str(path / "bin" / "pip"), "install", "--quiet", *packages], check=True, timeout=1800)
-        stamp.touch()
+        stamp.write_text(wanted)
     return path / "bin" / "python"
 
 

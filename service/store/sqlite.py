@@ -166,9 +166,7 @@ class SqliteFile:
                 if item is None:
                     return
                 jobs, stop = self._gather(item)
-                error = self._commit(
-                    writer, [to_values(r, CODEC) for group, _ in jobs for recs, _ in group for r in recs]
-                )
+                error = self._commit(writer, [row for group, _ in jobs for row in _rows(group)])
                 for group, loop in jobs:
                     loop.call_soon_threadsafe(_settle_all, group, error)
                 if stop:
