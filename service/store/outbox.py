@@ -25,6 +25,7 @@ BOOKS = {
     "release": "UPDATE outbox SET claimed_until = 0 WHERE id = ?",
     "mark_acked": "UPDATE outbox SET acked_at = ? WHERE id = ?",
     "purge_acked": "DELETE FROM outbox WHERE acked_at > 0 AND acked_at < ?",
+    "forget": "DELETE FROM outbox WHERE id = ?",
     "requeue_acked": "UPDATE outbox SET acked_at = 0, claimed_until = 0 WHERE acked_at > 0 RETURNING seq",
 }
 
@@ -55,6 +56,10 @@ class Outbox(SqliteFile):
     async def mark_acked(self, ids: list[uuid.UUID]) -> None:
         now = time.time()
         await self.call(self.sql["mark_acked"], [(now, str(i)) for i in ids], True)
+
+    async def forget(self, ids: list[uuid.UUID]) -> None:
+        """Delete acknowledged records at once (an acknowledgement that means fsynced: no hold)."""
+        await self.call(self.sql["forget"], [(str(i),) for i in ids], True)
 
     async def purge_acked(self, older_than_s: float) -> None:
         """Delete acknowledged records once the store behind has had time to make them durable."""

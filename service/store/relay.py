@@ -152,8 +152,10 @@ class Relay:
         done = [r.id for r, err in zip(batch, results, strict=True) if err is None]
         errors = [err for err in results if err is not None]
         if done:
-            # Acknowledged: deleted by _purge once the hold time has passed.
-            await self.outbox.mark_acked(done)
+            if self.sink.hold_s > 0:  # acknowledged: deleted by _purge once the hold has passed
+                await self.outbox.mark_acked(done)
+            else:  # acknowledged means fsynced: gone now (one write a record, not two)
+                await self.outbox.forget(done)
             self.written += len(done)
             self.last_ok = time.time()
         if errors:
