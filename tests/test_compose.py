@@ -183,10 +183,19 @@ def test_compose_cluster_profile(docker_base: str, mnist_dir: Path) -> None:
             time.sleep(1)
         code = _docker("inspect", "--format", "{{.State.ExitCode}}", auth)
         assert code == "0", _compose(env, *cluster_profile, "logs", "cluster-auth", check=False)
-        with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
-            durability = json.loads(resp.read())["store"]["durability"]
-        for address in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
-            assert f"{address} group" in durability, durability  # every node up, and fsyncing first
+        # Every node up, and fsyncing first, in the answer of whichever worker replies: a node that
+        # came up after a worker connected is seen at its driver's next reconnection attempt (at
+        # most 10 s apart), then asked at the relay's next round; until then it is not listed.
+        nodes = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+        deadline = time.monotonic() + 120
+        while True:
+            with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+                durability = json.loads(resp.read())["store"]["durability"]
+            if all(f"{a} group" in durability for a in nodes) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        for address in nodes:
+            assert f"{address} group" in durability, durability
         # A login may reach replicas of system_auth that have no roles yet (repair is still copying
         # them: "cassandra is not permitted to log in"); a client retries, and so does this one.
         deadline = time.monotonic() + 120

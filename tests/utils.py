@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import http.client
 import io
 import json
 import os
@@ -202,7 +203,11 @@ class Answers:
     errors: list[tuple[int, bytes]] = field(default_factory=list)
 
     def upload(self, name: str) -> bool:
-        status, _, body = post(self.url, self.data, {"Content-Type": "image/png", "X-Filename": name})
+        try:
+            status, _, body = post(self.url, self.data, {"Content-Type": "image/png", "X-Filename": name})
+        except http.client.IncompleteRead as exc:  # the server died between an answer's head and body
+            self.errors.append((0, f"truncated answer: {exc!r}".encode()))
+            return False
         if status != 200:
             self.errors.append((status, body[:300]))
             return False

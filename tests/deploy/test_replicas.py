@@ -112,7 +112,10 @@ def test_replica_lost_behind_haproxy_loses_no_answered_record(node: Node, tmp_pa
             list(pool.map(upload, range(KILL_AT + AFTER_KILL)))
         carried = metric(scrape(f"http://127.0.0.1:{ports[1]}"), 'mnist_predictions_total{digit="2"}') - before
         assert killed.is_set()
-        assert errors == [], errors[:5]
+        # HAProxy re-sends a request whose replica died before answering; it cannot once the answer
+        # has begun: a kill between an answer's head and its body cuts that one answer (its record
+        # is stored, and counted below among those stored but not answered). Nothing else fails.
+        assert all(status == 0 for status, _ in errors) and len(errors) <= WORKERS, errors[:5]
         assert carried >= AFTER_KILL - WORKERS, f"the survivor answered only {carried} after the kill"
         wait_for(
             lambda: prometheus_targets(prom_base).get(f"127.0.0.1:{ports[0]}") == "down",
@@ -135,6 +138,7 @@ def test_replica_lost_behind_haproxy_loses_no_answered_record(node: Node, tmp_pa
     assert 0 <= unanswered <= WORKERS, unanswered
     print(
         f"replicas: {len(answered)} answered through HAProxy, replica 1 killed after {KILL_AT}; "
-        f"0 errors, survivor answered {carried:.0f} after the kill, 0 lost, {unanswered} stored but unanswered; "
+        f"{len(errors)} answers cut by the kill, survivor answered {carried:.0f} after the kill, 0 lost, "
+        f"{unanswered} stored but unanswered; "
         f"restarted replica drained: {store}"
     )
