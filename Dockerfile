@@ -29,7 +29,8 @@ RUN /opt/venv/bin/pip install --no-compile /src \
 
 FROM ${BASE_IMAGE}
 COPY --from=build /opt/venv /opt/venv
-COPY models/mnist-cnn.onnx models/mnist-cnn.card.json models/mnist-cnn-int8.onnx models/mnist-cnn-int8.card.json /app/models/
+COPY models/mnist-cnn.onnx models/mnist-cnn.card.json models/mnist-cnn-int8.onnx models/mnist-cnn-int8.card.json \
+     models/mnist-groups.onnx models/mnist-groups.card.json /app/models/
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin app \
  && mkdir -p /data && chown app /data
 ENV PATH=/opt/venv/bin:$PATH \
@@ -37,6 +38,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     MNIST_MODEL_CARD=/app/models/mnist-cnn-int8.card.json \
+    MNIST_GROUPS_CARD=/app/models/mnist-groups.card.json \
     MNIST_DATA_DIR=/data \
     MNIST_HOST=0.0.0.0 \
     MNIST_PORT=8000

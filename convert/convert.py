@@ -55,7 +55,7 @@ class Parity:
 
 
 def convert(model: keras.Model, path: Path) -> onnx.ModelProto:
-    spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME),)
+    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=INPUT_NAME),)
 
     @tf.function(input_signature=spec)  # type: ignore[untyped-decorator]
     def serve(image: tf.Tensor) -> tf.Tensor:

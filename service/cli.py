@@ -94,9 +94,11 @@ def _preflight(settings: Settings) -> None:
     """Check the model card and Cassandra once, before workers fork, so a wrong host, port,
     keyspace or password is one clear line rather than a traceback per worker."""
     from service.core.card import ModelCard, ModelCardError
+    from service.core.groups import GroupClasses
 
     try:
         ModelCard.load(settings.model_card)
+        GroupClasses.of(ModelCard.load(settings.groups_card))
     except ModelCardError as exc:
         raise SettingsError(str(exc)) from exc
     if settings.cassandra_enabled:

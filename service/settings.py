@@ -10,6 +10,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FLOAT_CARD = PROJECT_ROOT / "models" / "mnist-cnn.card.json"
 INT8_CARD = PROJECT_ROOT / "models" / "mnist-cnn-int8.card.json"
+GROUPS_CARD = PROJECT_ROOT / "models" / "mnist-groups.card.json"
 
 
 def default_card() -> Path:
@@ -43,6 +44,7 @@ class SettingsError(ValueError):
 class Settings:
     # --- model and inference ---
     model_card: Path = field(default_factory=default_card)
+    groups_card: Path = GROUPS_CARD  # the group model /v1/read weighs touching digits with
     ort_threads: int = 0  # 0: the CPUs this process may really use
     # Frames of requests arriving together may share one ORT call, up to this many. Measured on
     # 2 cores (bench/): sharing did not raise throughput (ORT is ~15 % of a request's CPU), so

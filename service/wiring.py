@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from service.core.batcher import Batcher
 from service.core.card import ModelCard
 from service.core.decode import Limits
+from service.core.groups import GroupModel
 from service.core.memory import DecodeBudget, return_large_blocks
 from service.core.model import OnnxModel, usable_cpus
 from service.core.predictor import Predictor
@@ -28,6 +29,7 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
     return_large_blocks()
     card = ModelCard.load(settings.model_card)
     model = OnnxModel(card, intra_threads=settings.ort_threads or None)
+    groups = GroupModel(OnnxModel(ModelCard.load(settings.groups_card), intra_threads=settings.ort_threads or None))
     batcher = Batcher(model, settings.max_batch, on_batch=metrics.batch_size.observe)
     batcher.start()
     try:
@@ -42,13 +44,16 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 DecodeBudget(settings.decode_budget_mb * 2**20),
                 decode_threads=max(2, usable_cpus()),
                 uncertain_below=model.card.uncertain_below,
+                groups=groups,
             )
             model.warm_up()
+            groups.model.warm_up()
             metrics.model_ready.set(1)
             log.info(
-                "ready in %.2f s: model %s, %d ORT threads, store %s",
+                "ready in %.2f s: model %s (groups %s), %d ORT threads, store %s",
                 time.monotonic() - started,
                 card.version,
+                groups.model.card.version,
                 model.threads,
                 store.backend,
             )
@@ -60,3 +65,4 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
     finally:
         batcher.stop()
         model.close()
+        groups.close()

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import FLOAT_CARD, Settings, default_card
+from service.core.card import ModelCard
+from service.core.groups import GroupModel
+from service.core.model import OnnxModel
+from service.settings import FLOAT_CARD, GROUPS_CARD, Settings, default_card
 from tests.cassandra_node import Node
 from tests.loopfs import LoopFs, loop_filesystem
 from tests.utils import ROOT, free_port, need
@@ -43,6 +46,13 @@ def float_card_path() -> Path:
     """The float model's card: the int8 model is quantised from it."""
     assert FLOAT_CARD.is_file(), f"the committed model card is missing: {FLOAT_CARD}"
     return FLOAT_CARD
+
+
+@pytest.fixture(scope="session")
+def group_model() -> GroupModel:
+    """The group model the service reads numbers with."""
+    assert GROUPS_CARD.is_file(), f"the committed group model card is missing: {GROUPS_CARD}"
+    return GroupModel(OnnxModel(ModelCard.load(GROUPS_CARD)))
 
 
 @pytest.fixture

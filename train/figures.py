@@ -25,8 +25,10 @@ import numpy as np
 
 from service.core import decode, framing, reading
 from service.core.card import ModelCard, ModelCardError
+from service.core.groups import GroupModel
 from service.core.model import OnnxModel
 from service.errors import ServiceError
+from service.settings import GROUPS_CARD
 from train import evaluate, mnist, nondigits, numbers, uploadlike
 
 log = logging.getLogger("figures")
@@ -116,29 +118,40 @@ def upload_like(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[str, 
     }
 
 
-def read_number(model: OnnxModel, data: bytes) -> str:
-    """The number in a picture as /v1/read reads it ("" when it cannot be read)."""
+def read_number(model: OnnxModel, data: bytes, whole: GroupModel | None = None) -> str:
+    """The number in a picture as /v1/read reads it ("" when it cannot be read); `whole`: the group
+    model (the service always has one; without, the reader's cuts are weighed by the digits alone)."""
     try:
-        segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE))
-        return "".join(str(d.digit) for d in segmented.choose(model.predict(segmented.frames())))
+        segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE), whole is not None)
+        group_probs = None if whole is None or segmented.group_frames is None else whole.predict(segmented.group_frames)
+        digits = segmented.choose(
+            model.predict(segmented.frames()), group_probs, None if whole is None else whole.classes
+        )
+        return "".join(str(d.digit) for d in digits)
     except ServiceError:
         return ""
 
 
 def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[str, Any]:
-    """String accuracy on generated numbers: by kind and length, and by family."""
+    """String accuracy on generated numbers, by kind and length, and by family: as the service
+    reads them (with the shipped group model), and with the digit model alone for comparison."""
+    whole = GroupModel(OnnxModel(ModelCard.load(GROUPS_CARD)))
     hits: dict[tuple[str, str], list[bool]] = collections.defaultdict(list)
     for n in numbers.generate(test, sizes.numbers_per_cell):
-        ok = read_number(model, n.data) == n.text
+        ok = read_number(model, n.data, whole) == n.text
+        alone = read_number(model, n.data) == n.text
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
+            hits[("alone", cell[0] + " " + cell[1])].append(alone)
     table: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for (group, key), oks in sorted(hits.items()):
         table[group][key] = _share(np.array(oks))
     return {
         "generator": f"train.numbers seed {numbers.SEED}, {sizes.numbers_per_cell} per length and kind",
+        "group_model": whole.model.card.version,
         "string_accuracy": {kind: table[kind] for kind in numbers.KINDS},
         "string_accuracy_by_family": table["family"],
+        "string_accuracy_digit_model_alone": table["alone"],
     }
 
 

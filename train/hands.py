@@ -8,12 +8,16 @@ share one definition of every hand. Numpy and Pillow only.
   nearly all bare strokes, so a flagged one reads as 7 (the one real-picture miss of this kind).
 - Crossed 7: a bar through the stem, as most of Europe writes it.
 - Pen width: hairline (1 px at the writing size) to marker (a quarter of the digit's height).
+- Open and closed forms (a 4 closed at the top, a 9 open at the top) are MNIST's own hands,
+  picked by their holes (`holes`): in MNIST test 66 of 982 fours are closed, 206 of 1,009
+  nines open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cc3d
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -25,6 +29,16 @@ UP = 4  # strokes are drawn at 4x the frame's resolution, then brought back down
 def stroke_width(frame: np.ndarray) -> float:
     """Ink area over half its perimeter (in pixels of the frame): a stroke's width."""
     return strokes.stroke_width(frame.astype(np.float32) / 255.0)
+
+
+def holes(frame: np.ndarray, level: int = 100) -> int:
+    """Enclosed holes in a frame's ink: the paper's pieces (4-connected, at least 2 px) that do
+    not reach the frame's edge. A closed 4 has one, an open-top 9 none."""
+    paper = frame <= level
+    labels, count = cc3d.connected_components(paper.view(np.uint8), connectivity=4, return_N=True)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    return sum(1 for i in range(1, count + 1) if i not in edge and sizes[i] >= 2)
 
 
 def _ink_rows(mask: np.ndarray) -> tuple[int, int]:

@@ -45,38 +45,54 @@ def _ink_box(digit: np.ndarray) -> np.ndarray:
     return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) -> Image.Image:
-    """MNIST frames -> one L image of the number (white ink on black), at 4x MNIST's scale."""
+def scaled_crops(digits: list[np.ndarray], rng: np.random.Generator, up: float, spread: float) -> list[Image.Image]:
+    """Each MNIST frame cropped to its ink and drawn `up` times larger, its size varied by up to
+    `spread` (people's digits vary from one to the next)."""
     crops = []
     for d in digits:
         ink = Image.fromarray(_ink_box(d), mode="L")
-        s = rng.uniform(0.85, 1.15)  # size varies from digit to digit
+        s = rng.uniform(1.0 - spread, 1.0 + spread) * up
         crops.append(
-            ink.resize(
-                (max(1, round(ink.width * s * UP)), max(1, round(ink.height * s * UP))), Image.Resampling.BICUBIC
-            )
+            ink.resize((max(1, round(ink.width * s)), max(1, round(ink.height * s))), Image.Resampling.BICUBIC)
         )
-    gaps = [rng.uniform(2.0, 7.0) * UP for _ in range(len(crops) - 1)]
-    if touching:
-        # One pair touches: no gap, or overlapping by up to 3 MNIST pixels.
-        gaps[int(rng.integers(0, len(gaps)))] = -rng.uniform(0.0, 3.0) * UP
-    height = max(c.height for c in crops) + 8 * UP
-    width = int(sum(c.width for c in crops) + sum(gaps)) + 16 * UP
+    return crops
+
+
+def lay_out(
+    crops: list[Image.Image], gaps: list[float], rng: np.random.Generator, up: float, baseline: float = 2.0
+) -> Image.Image:
+    """The crops side by side with these gaps (negative: overlapping), each off the baseline by up
+    to `baseline` MNIST pixels (people do not write on a ruler), then slanted by a random shear."""
+    height = max(c.height for c in crops) + round(8 * up)
+    width = int(sum(c.width for c in crops) + sum(gaps)) + round(16 * up)
     canvas = np.zeros((height, width), np.uint8)
-    x = 8.0 * UP
+    x = 8.0 * up
     for crop, gap in zip(crops, [*gaps, 0.0], strict=True):
-        # Off the baseline by up to 2 MNIST pixels: people do not write on a ruler.
-        y = int(height - 4 * UP - crop.height + rng.uniform(-2.0, 2.0) * UP)
+        y = int(height - 4 * up - crop.height + rng.uniform(-baseline, baseline) * up)
         y = max(0, min(y, height - crop.height))
         xi = round(x)
         region = canvas[y : y + crop.height, xi : xi + crop.width]
         np.maximum(region, np.asarray(crop)[: region.shape[0], : region.shape[1]], out=region)
         x += crop.width + gap
-    img = Image.fromarray(canvas, mode="L")
-    shear = rng.uniform(-0.25, 0.25)  # slant, as a shear about the baseline
+    return Image.fromarray(canvas, mode="L")
+
+
+def slant(img: Image.Image, shear: float) -> Image.Image:
+    """The picture sheared about its middle row, as handwriting slants."""
     return img.transform(
-        img.size, Image.Transform.AFFINE, (1, shear, -shear * height / 2, 0, 1, 0), Image.Resampling.BICUBIC
+        img.size, Image.Transform.AFFINE, (1, shear, -shear * img.height / 2, 0, 1, 0), Image.Resampling.BICUBIC
     )
+
+
+def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) -> Image.Image:
+    """MNIST frames -> one L image of the number (white ink on black), at 4x MNIST's scale."""
+    crops = scaled_crops(digits, rng, UP, 0.15)
+    gaps = [rng.uniform(2.0, 7.0) * UP for _ in range(len(crops) - 1)]
+    if touching:
+        # One pair touches: no gap, or overlapping by up to 3 MNIST pixels.
+        gaps[int(rng.integers(0, len(gaps)))] = -rng.uniform(0.0, 3.0) * UP
+    img = lay_out(crops, gaps, rng, UP)
+    return slant(img, rng.uniform(-0.25, 0.25))
 
 
 def render(number: Image.Image, family: str, rng: np.random.Generator) -> tuple[bytes, str]:

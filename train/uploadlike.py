@@ -8,6 +8,7 @@ Real uploads come in families, and each family below is one way people send digi
 - hairline and marker: photos of the same digits written with a fine pen on a large page, or
   with a felt-tip marker;
 - european-1 and crossed-7: hands MNIST hardly has (see train.hands);
+- closed-4 and open-9: the rarer forms of 4 and 9, MNIST's own (picked by their holes), photographed;
 - edge: photos cropped so tightly that the digit touches the picture's edge.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
@@ -212,6 +213,7 @@ class Family:
     count: int
     render: Renderer
     label: int | None = None  # a family of one digit only
+    holes: int | None = None  # ... written in the form with this many holes (train.hands.holes)
 
 
 FAMILIES = (
@@ -222,6 +224,8 @@ FAMILIES = (
     Family("european-1", 100, _european_one, label=1),
     Family("crossed-7", 100, _crossed_seven, label=7),
     Family("edge", 200, _edge),
+    Family("closed-4", 100, _photo, label=4, holes=1),
+    Family("open-9", 100, _photo, label=9, holes=0),
 )
 
 
@@ -244,6 +248,8 @@ def generate(
         rng = np.random.default_rng(seed if number == 0 else [seed, number])
         n = count if number == 0 else max(1, round(family.count * count / COUNT))
         pool = np.arange(len(split.images)) if family.label is None else np.flatnonzero(split.labels == family.label)
+        if family.holes is not None:
+            pool = np.array([i for i in pool if hands.holes(split.images[i]) == family.holes], np.int64)
         picks = rng.choice(pool, size=min(n, pool.size), replace=False)
         prefix = "" if number == 0 else f"{family.name}_"
         for i, idx in enumerate(picks):

@@ -212,9 +212,9 @@ def normalise(grey: np.ndarray) -> Ink:
     return Ink(np.clip((ink - floor) / (top - floor), 0.0, 1.0).astype(np.float32), inverted, mnist_framed=False)
 
 
-def frame(ink: np.ndarray) -> np.ndarray:
-    """Ink [0,1] (any size) -> uint8 28x28: crop to ink, even the strokes, longer side to 20 px,
-    centre of mass."""
+def frame(ink: np.ndarray, shape: tuple[int, int] = (FRAME, FRAME), box: tuple[int, int] = (BOX, BOX)) -> np.ndarray:
+    """Ink [0,1] (any size) -> uint8 `shape` (28x28 for a digit): crop to ink, even the strokes,
+    scale to fit `box` (the longer side of a digit to 20 px), centre of mass at the centre."""
     ink = without_specks(ink)
     # Trim a sliver of the ink mass from each side: stray specks far from the digit do not
     # stretch the box, while the digit's own strokes keep it.
@@ -223,9 +223,11 @@ def frame(ink: np.ndarray) -> np.ndarray:
     crop = ink[top : bottom + 1, left : right + 1]
     if crop.size == 0 or float(crop.max()) <= 0.0:
         raise BlankImage("the picture has no visible ink")
-    crop = even_strokes(crop)
+    # The strokes are judged at the scale they will have: the side that will be BOX px.
     h, w = crop.shape
-    scale = BOX / max(h, w)
+    crop = even_strokes(crop, max(h * BOX // box[0], w * BOX // box[1]))
+    h, w = crop.shape
+    scale = min(box[0] / h, box[1] / w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small_img = Image.fromarray(np.asarray(crop * 255.0, dtype=np.uint8), mode="L")
     small = np.asarray(small_img.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
@@ -238,9 +240,9 @@ def frame(ink: np.ndarray) -> np.ndarray:
     mass = small.sum()
     cy = float((small.sum(axis=1) * np.arange(small.shape[0])).sum() / mass)
     cx = float((small.sum(axis=0) * np.arange(small.shape[1])).sum() / mass)
-    oy = int(np.clip(round(CENTRE - cy), 0, FRAME - small.shape[0]))
-    ox = int(np.clip(round(CENTRE - cx), 0, FRAME - small.shape[1]))
-    out = np.zeros((FRAME, FRAME), dtype=np.float32)
+    oy = int(np.clip(round(CENTRE * shape[0] / FRAME - cy), 0, shape[0] - small.shape[0]))
+    ox = int(np.clip(round(CENTRE * shape[1] / FRAME - cx), 0, shape[1] - small.shape[1]))
+    out = np.zeros(shape, dtype=np.float32)
     out[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
     return np.asarray(np.round(out), dtype=np.uint8)
 

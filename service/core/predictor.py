@@ -22,6 +22,7 @@ import numpy as np
 
 from service.core import decode, framing, reading
 from service.core.batcher import Batcher
+from service.core.groups import GroupModel
 from service.core.memory import DecodeBudget
 from service.core.model import OnnxModel
 from service.core.outcome import Outcome, Picture
@@ -49,8 +50,10 @@ class Predictor:
         budget: DecodeBudget,
         decode_threads: int,
         uncertain_below: float,
+        groups: GroupModel,
     ) -> None:
         self.model, self.batcher, self.store, self.metrics = model, batcher, store, metrics
+        self.groups = groups  # reads whole groups of ink for /v1/read (core/groups.py)
         # Answers less confident than this are flagged `uncertain` (calibrated in the card).
         self.uncertain_below = uncertain_below
         self.limits, self.budget = limits, budget
@@ -104,22 +107,27 @@ class Predictor:
             )
             good = [o for o in outcomes if o.segmented is not None]
             if good:
-                frames = [o.segmented.frames() for o in good if o.segmented is not None]
+                segmented = [o.segmented for o in good if o.segmented is not None]
+                frames = [s.frames() for s in segmented]
+                wholes = [s.group_frames for s in segmented if s.group_frames is not None]
                 t_inf = time.perf_counter()
                 probs = await self.batcher.predict(np.concatenate(frames), busy=self.in_flight)
+                # A few groups per picture: one small ORT call, off the event loop.
+                group_probs = await anyio.to_thread.run_sync(self.groups.predict, np.concatenate(wholes))
                 inference_ms = (time.perf_counter() - t_inf) * 1e3
-                at = 0
-                for o, f in zip(good, frames, strict=True):
-                    assert o.segmented is not None
+                at = at_group = 0
+                for o, s, f in zip(good, segmented, frames, strict=True):
                     rows, at = probs[at : at + len(f)], at + len(f)
+                    n_groups = len(s.groups)
+                    whole, at_group = group_probs[at_group : at_group + n_groups], at_group + n_groups
                     o.inference_ms = inference_ms
                     try:
-                        o.digits = o.segmented.choose(rows)
+                        o.digits = s.choose(rows, whole, self.groups.classes)
                     except ServiceError as exc:
                         o.failure = Failure.of(exc)
                         continue
-                    size = o.segmented.width, o.segmented.height
-                    o.record = self._record((door, client, started), o, *size, **self._number_answer(o.digits))
+                    answer = self._number_answer(o.digits)
+                    o.record = self._record((door, client, started), o, s.width, s.height, **answer)
             self._count_failures(outcomes)
             await self._store([o.record for o in outcomes if o.record is not None])
             return outcomes

@@ -5,21 +5,23 @@ The ink (polarity, lighting and specks undone as for one digit, framing.py) is c
 2. pieces that overlap horizontally are one digit (a 5's hat, a broken 4);
 3. a piece wide for its height may be several touching digits: it is cut into 2, 3, ... parts at
    the columns with the least ink, and every way of reading it is kept as an option;
-4. each part is framed the MNIST way. The classifier sees every option's frames in one batch and
-   the option it is surest of wins (the highest product of its digits' confidences: a clean 0
-   beats two half-0s, two clear 0s beat one blob read as 8).
+4. each part is framed the MNIST way, and each group whole (groups.py). The digit model sees
+   every option's frames in one batch, the group model every group, and the option both are
+   surest of wins (groups.weigh: the group model says how many digits a group holds and which
+   pair; the digit model reads each part; without a group model, the product of the parts'
+   confidences decides: a clean 0 beats two half-0s).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, strokes
+from service.core import framing, groups, strokes
 from service.core.decode import Decoded
+from service.core.groups import GroupClasses
 from service.errors import ServiceError
 
 # The working size: a number is wider than a digit, and each digit still needs ~40 px or more.
@@ -77,7 +79,8 @@ class Option:
 
 @dataclass(frozen=True)
 class Segmented:
-    """A picture cut into groups of ink, left to right; each group has one or more options."""
+    """A picture cut into groups of ink, left to right; each group has one or more options, and
+    (for the group model) a frame of the whole group."""
 
     groups: tuple[tuple[Option, ...], ...]
     width: int
@@ -85,39 +88,34 @@ class Segmented:
     format: str
     mode: str
     inverted: bool
+    group_frames: np.ndarray | None = None  # uint8 [groups, 28, 56]
 
     def frames(self) -> np.ndarray:
         """Every option's frames, in order, for one batch: uint8 [n, 28, 28]."""
         return np.stack([f for options in self.groups for option in options for f in option.frames])
 
-    def choose(self, probs: np.ndarray) -> list[Digit]:
-        """Given the model's answers for frames() (in order): the digits of each group's best
-        option, left to right."""
+    def choose(
+        self, probs: np.ndarray, group_probs: np.ndarray | None = None, classes: GroupClasses | None = None
+    ) -> list[Digit]:
+        """Given the digit model's answers for frames() (in order) and the group model's for
+        group_frames: the digits of each group's best option, left to right."""
         out: list[Digit] = []
         at = 0
-        for options in self.groups:
-            best: list[Digit] = []
-            best_score = -math.inf
+        for g, options in enumerate(self.groups):
+            whole = None if group_probs is None else group_probs[g]
+            best: groups.Weighed | None = None
+            best_boxes: tuple[Box, ...] = ()
             for option in options:
                 rows = probs[at : at + len(option.frames)]
                 at += len(option.frames)
-                score = option_score(rows)
-                if score > best_score:
-                    best_score = score
-                    best = [
-                        Digit(int(p.argmax()), float(p.max()), box) for p, box in zip(rows, option.boxes, strict=True)
-                    ]
-            out.extend(best)
+                weighed = groups.weigh(rows, whole, classes)
+                if best is None or weighed.score > best.score:
+                    best, best_boxes = weighed, option.boxes
+            assert best is not None
+            out.extend(Digit(d, c, box) for (d, c), box in zip(best.digits, best_boxes, strict=True))
         if len(out) > MAX_DIGITS:
             raise NotANumber(f"the picture has more than {MAX_DIGITS} digits")
         return out
-
-
-def option_score(probs: np.ndarray) -> float:
-    """How sure the classifier is of one way to read a group: the product of its digits'
-    confidences. (Measured on the numbers set and dropped: a prior on each digit's width/height,
-    and on the number's digit width.)"""
-    return float(np.sum(np.log(np.maximum(probs.max(axis=1), 1e-9))))
 
 
 def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,24 +242,27 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     return tuple(options)
 
 
-def segment(decoded: Decoded) -> Segmented:
-    """A decoded picture of a number -> its groups of ink, each with the ways to read it."""
+def segment(decoded: Decoded, whole: bool = True) -> Segmented:
+    """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
+    if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
     labels, box = _pieces(ink > LEVEL)
-    groups = _groups(labels, box)
-    if not groups:
+    found_groups = _groups(labels, box)
+    if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")
-    if len(groups) > MAX_DIGITS:
+    if len(found_groups) > MAX_DIGITS:
         raise NotANumber(f"the picture has more than {MAX_DIGITS} digits (or is not a number)")
-    out = []
-    for ids in groups:
+    out, frames = [], []
+    for ids in found_groups:
         own = np.isin(labels, ids)
         # Only this group's ink, with its faint edges: the neighbours' strokes stay out.
-        halo = strokes.dilate(own.astype(np.float32), 1)
-        options = _options(ink * halo, scale)
+        group_ink = ink * strokes.dilate(own.astype(np.float32), 1)
+        options = _options(group_ink, scale)
         if options:
             out.append(options)
+            if whole:
+                frames.append(groups.frame_group(group_ink))
     if not out:
         raise framing.BlankImage("the picture has no visible ink")
     return Segmented(
@@ -271,4 +272,5 @@ def segment(decoded: Decoded) -> Segmented:
         format=decoded.format,
         mode=decoded.image.mode,
         inverted=found.inverted,
+        group_frames=np.stack(frames) if frames else None,
     )

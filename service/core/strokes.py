@@ -54,12 +54,12 @@ def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
     return _slide(ink, radius, np.maximum)
 
 
-def even_strokes(crop: np.ndarray) -> np.ndarray:
-    """Bring the strokes to MNIST's width as they will be once the longer side is BOX px:
-    a 1-px mouse line on a 600-px canvas would be a twentieth of a pixel there, a marker on a
-    small canvas a blob. Widths inside MNIST's own range are left as they are."""
+def even_strokes(crop: np.ndarray, side: int | None = None) -> np.ndarray:
+    """Bring the strokes to MNIST's width as they will be once `side` (default: the longer side)
+    is BOX px: a 1-px mouse line on a 600-px canvas would be a twentieth of a pixel there, a
+    marker on a small canvas a blob. Widths inside MNIST's own range are left as they are."""
     width = stroke_width(crop)
-    side = max(crop.shape)
+    side = side or max(crop.shape)
     if width <= 0.0:
         return crop
     projected = width * BOX / side

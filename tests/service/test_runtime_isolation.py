@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service.settings import GROUPS_CARD
 from tests.utils import ROOT, png_bytes
 from train import mnist
 
@@ -48,7 +49,7 @@ def test_runtime_only_venv_predicts_without_tensorflow(
         "import service.app, service.cli\n"
         "sys.exit(service.cli.predict([sys.argv[1]]))\n"
     )
-    env = {**os.environ, "MNIST_MODEL_CARD": str(card_path)}
+    env = {**os.environ, "MNIST_MODEL_CARD": str(card_path), "MNIST_GROUPS_CARD": str(GROUPS_CARD)}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [str(py), "-c", probe, str(image)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from service.core import framing, strokes
 from train import hands, mnist, nondigits, numbers, uploadlike
@@ -23,6 +23,10 @@ def test_every_family_is_deterministic_and_labelled(mnist_test: mnist.Split) -> 
             assert label == 1
         if uploadlike.family_of(name) == "crossed-7":
             assert label == 7
+        if uploadlike.family_of(name) in ("closed-4", "open-9"):
+            # The source digit (its test index is in the name) is written in the family's form.
+            source = mnist_test.images[int(name.rsplit("_t", 1)[1].split(".")[0])]
+            assert (label, hands.holes(source)) in ((4, 1), (9, 0))
     # Adding families changes nothing of the photo family (its own random stream).
     photos = uploadlike.generate(mnist_test, 20)
     assert [d for _, d, _ in photos] == [d for n, d, _ in first if uploadlike.family_of(n) == "photo"]
@@ -64,3 +68,15 @@ def test_non_digits_are_letters_and_scribbles() -> None:
     sample = nondigits.generate(6)
     assert [name.split("_")[0] for name, _ in sample] == ["letter", "scribble"] * 3
     assert all(Image.open(io.BytesIO(data)).width >= 120 for _, data in sample)
+
+
+def test_holes_tell_closed_forms_from_open_ones() -> None:
+    ring, hook = Image.new("L", (28, 28)), Image.new("L", (28, 28))
+    ImageDraw.Draw(ring).ellipse((6, 4, 22, 18), outline=255, width=3)  # a closed loop (a 9's head)
+    ImageDraw.Draw(hook).arc((6, 4, 22, 18), start=200, end=460, fill=255, width=3)  # open: a 100-degree gap
+    assert hands.holes(np.asarray(ring)) == 1
+    assert hands.holes(np.asarray(hook)) == 0
+    eight = Image.new("L", (28, 28))
+    ImageDraw.Draw(eight).ellipse((8, 2, 20, 13), outline=255, width=2)
+    ImageDraw.Draw(eight).ellipse((7, 13, 21, 26), outline=255, width=2)
+    assert hands.holes(np.asarray(eight)) == 2

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from service.app import create_app
 from service.core.card import ModelCard
+from service.core.groups import GroupModel
 from service.core.model import OnnxModel
 from service.settings import Settings
 from tests.handwriting import png, written
@@ -92,10 +93,10 @@ def test_the_flag_follows_the_cards_threshold(tmp_path: Path, card_path: Path, t
 
 
 def test_generated_numbers_over_http_read_as_the_core_reads_them(
-    tmp_path: Path, mnist_test: mnist.Split, card_path: Path
+    tmp_path: Path, mnist_test: mnist.Split, card_path: Path, group_model: GroupModel
 ) -> None:
     """The numbers set (a small slice) through a real server: each answer is what the evaluation
-    command's reading gives, and the separated ones are nearly all right."""
+    command's reading gives, and most are right, touching pairs included."""
     model = OnnxModel(ModelCard.load(card_path))
     sample = numbers.generate(mnist_test, per_cell=2)
     right = {"separated": 0, "touching": 0}
@@ -103,9 +104,10 @@ def test_generated_numbers_over_http_read_as_the_core_reads_them(
         for n in sample:
             status, body = post_image(base + "/v1/read", n.data, n.filename)
             text = json.loads(body)["readings"][0].get("text", "") if status == 200 else ""
-            assert text == figures.read_number(model, n.data), n.filename
+            assert text == figures.read_number(model, n.data, group_model), n.filename
             right[n.kind] += text == n.text
         with urllib.request.urlopen(base + "/v1/predictions?limit=1") as resp:
             assert json.loads(resp.read())["items"][0]["filename"] == sample[-1].filename
     per_kind = len(sample) // 2
     assert right["separated"] >= 0.85 * per_kind, right
+    assert right["touching"] >= 0.75 * per_kind, right

@@ -19,6 +19,7 @@ from PIL import Image
 from service.core import decode
 from service.core.batcher import Batcher
 from service.core.card import ModelCard
+from service.core.groups import GroupModel
 from service.core.memory import DecodeBudget
 from service.core.model import OnnxModel
 from service.core.outcome import Picture
@@ -47,12 +48,13 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def predictor(model: OnnxModel, store: MemoryStore) -> Iterator[Predictor]:
+def predictor(model: OnnxModel, store: MemoryStore, group_model: GroupModel) -> Iterator[Predictor]:
     batcher = Batcher(model, max_batch=1)
     batcher.start()
     limits = decode.Limits(max_pixels=4_000_000, max_request_pixels=1_000_000)
+    budget = DecodeBudget(4 * 2**20)
     yield Predictor(
-        model, batcher, store, Metrics(), limits, DecodeBudget(4 * 2**20), decode_threads=2, uncertain_below=0.5
+        model, batcher, store, Metrics(), limits, budget, decode_threads=2, uncertain_below=0.5, groups=group_model
     )
     batcher.stop()
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from service.core import decode, reading
+from service.core import decode, groups, reading
 from service.core.card import ModelCard
+from service.core.groups import GroupClasses, GroupModel
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
+
+Reader = Callable[[bytes], list[reading.Digit]]
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +24,17 @@ def model(card_path: Path) -> OnnxModel:
     return OnnxModel(ModelCard.load(card_path))
 
 
-def _read(model: OnnxModel, data: bytes) -> list[reading.Digit]:
-    segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE))
-    return segmented.choose(model.predict(segmented.frames()))
+@pytest.fixture(scope="module")
+def read(model: OnnxModel, group_model: GroupModel) -> Callable[[bytes], list[reading.Digit]]:
+    """Pictures read as the service reads them: the digit model and the group model."""
+
+    def _read(data: bytes) -> list[reading.Digit]:
+        segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE))
+        assert segmented.group_frames is not None
+        whole = group_model.predict(segmented.group_frames)
+        return segmented.choose(model.predict(segmented.frames()), whole, group_model.classes)
+
+    return _read
 
 
 def _text(digits: list[reading.Digit]) -> str:
@@ -41,9 +53,9 @@ def _text(digits: list[reading.Digit]) -> str:
         ("100000000007", 0.3, 4),  # twelve digits
     ],
 )
-def test_numbers_are_read_left_to_right(model: OnnxModel, text: str, gap: float, pen: int) -> None:
+def test_numbers_are_read_left_to_right(read: Reader, text: str, gap: float, pen: int) -> None:
     img, boxes = written(text, pen=pen, gap=gap)
-    digits = _read(model, png(img))
+    digits = read(png(img))
     assert _text(digits) == text
     # Each box lies on its digit: its centre within a third of a digit's width of the drawn one.
     for d, (x, y, w, h) in zip(digits, boxes, strict=True):
@@ -53,42 +65,42 @@ def test_numbers_are_read_left_to_right(model: OnnxModel, text: str, gap: float,
         assert 0.5 * h < bh <= 1.1 * h + 2 * pen
 
 
-def test_boxes_are_in_the_uploaded_pictures_pixels(model: OnnxModel) -> None:
+def test_boxes_are_in_the_uploaded_pictures_pixels(read: Reader) -> None:
     """A 2,900 px wide JPEG is decoded at a reduced scale and worked at 768 px: the boxes are
     still in the 2,900 px picture's coordinates."""
     img, boxes = written("586", pen=30, height=1000, gap=0.8, margin=300)
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="JPEG", quality=90)
     assert img.width > 3 * reading.READ_SIDE
-    digits = _read(model, buf.getvalue())
+    digits = read(buf.getvalue())
     assert _text(digits) == "586"
     for d, (x, _, w, _) in zip(digits, boxes, strict=True):
         assert abs((d.box[0] + d.box[2] / 2) - (x + w / 2)) < w / 4
 
 
-def test_underlines_and_specks_are_not_digits(model: OnnxModel) -> None:
+def test_underlines_and_specks_are_not_digits(read: Reader) -> None:
     img, boxes = written("305", pen=6)
     draw = ImageDraw.Draw(img)
     left, bottom = boxes[0][0], boxes[0][1] + boxes[0][3] + 15
     draw.line([(left, bottom), (boxes[-1][0] + boxes[-1][2], bottom)], fill=20, width=5)  # an underline
     for x, y in ((5, 5), (img.width - 8, 12), (img.width // 2, img.height - 6)):
         draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=20)  # specks
-    assert _text(_read(model, png(img))) == "305"
+    assert _text(read(png(img))) == "305"
 
 
-def test_a_five_with_its_hat_apart_is_one_digit(model: OnnxModel) -> None:
+def test_a_five_with_its_hat_apart_is_one_digit(read: Reader) -> None:
     img = Image.new("L", (400, 260), 255)
     draw = ImageDraw.Draw(img)
     draw.line([(130, 60), (120, 120)], fill=0, width=8)  # the stem
     draw.arc((100, 100, 250, 220), start=-110, end=150, fill=0, width=8)  # the belly
     draw.line([(150, 45), (250, 45)], fill=0, width=8)  # the hat, written apart
-    assert _text(_read(model, png(img))) == "5"
+    assert _text(read(png(img))) == "5"
 
 
-def test_more_than_twelve_digits_is_refused(model: OnnxModel) -> None:
+def test_more_than_twelve_digits_is_refused(read: Reader) -> None:
     img, _ = written("1234567890123", pen=4)
     with pytest.raises(reading.NotANumber):
-        _read(model, png(img))
+        read(png(img))
 
 
 def test_every_option_is_classified_in_one_batch() -> None:
@@ -116,3 +128,32 @@ def test_choose_keeps_the_surest_option() -> None:
     assert _text(segmented.choose(np.concatenate([sure, pair]))) == "8"
     # ... unless the whole reads poorly: then the two sure halves win.
     assert _text(segmented.choose(np.concatenate([unsure, pair]))) == "35"
+
+
+def _group(classes: GroupClasses, answers: dict[str, float]) -> np.ndarray:
+    """A group model's answer for one group: these labels at these probabilities, the rest even."""
+    out = np.full(len(groups.LABELS), (1.0 - sum(answers.values())) / (len(groups.LABELS) - len(answers)))
+    for label, p in answers.items():
+        out[groups.LABELS.index(label)] = p
+    return out[None, :]
+
+
+def test_the_group_model_weighs_in(group_model: GroupModel) -> None:
+    """A touching '35' whose halves the digit model reads poorly: the group model's pair wins over
+    a confident single 8; and where the group model sees one digit, sure halves do not split it."""
+    frame = np.zeros((28, 28), np.uint8)
+    one = reading.Option((frame,), ((0, 0, 20, 20),))
+    two = reading.Option((frame, frame), ((0, 0, 10, 20), (10, 0, 10, 20)))
+    segmented = reading.Segmented(((one, two),), 20, 20, "PNG", "L", False)
+    classes = group_model.classes
+    sure_eight = np.eye(10)[[8]] * 0.98 + 0.002
+    poor_halves = np.eye(10)[[3, 5]] * 0.4 + 0.06  # 3 and 5 at 0.46, the rest 0.06
+    probs = np.concatenate([sure_eight, poor_halves])
+    assert _text(segmented.choose(probs)) == "8"  # the digit model alone
+    digits = segmented.choose(probs, _group(classes, {"35": 0.9, "8": 0.05}), classes)
+    assert _text(digits) == "35"
+    assert all(d.confidence > 0.5 for d in digits)  # the pair's confidence, not the halves'
+    sure_halves = np.eye(10)[[3, 5]] * 0.9 + 0.01
+    probs = np.concatenate([sure_eight, sure_halves])
+    assert _text(segmented.choose(probs, _group(classes, {"8": 0.95}), classes)) == "8"
+    assert _text(segmented.choose(probs, _group(classes, {"35": 0.95}), classes)) == "35"
