@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from service.core import groups
 from train import groups as making
@@ -28,3 +29,13 @@ def test_accuracy_by_count_counts_exact_answers() -> None:
     data = making.Groups(np.zeros((4, *groups.SHAPE), np.uint8), np.array([3, 10 + 35, 10 + 35, 110]))
     probs = np.eye(len(groups.LABELS))[[3, 10 + 35, 10 + 53, 110]]
     assert making.accuracy_by_count(probs, data) == {"1": 1.0, "2": 0.5, "3": 1.0, "all": 0.75}
+
+
+def test_figures_read_numbers_with_the_group_model_the_service_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from train import figures
+
+    found = figures._group_model()
+    assert found is not None and found.model.card.name == "mnist-groups"
+    # A training image without models/: the digit model alone, and the card will say so.
+    monkeypatch.setenv("MNIST_GROUPS_CARD", "/nonexistent/mnist-groups.card.json")
+    assert figures._group_model() is None
