@@ -122,15 +122,28 @@ def upload_like(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[str, 
 def read_number(model: OnnxModel, data: bytes, whole: GroupModel | None = None) -> str:
     """The number in a picture as /v1/read reads it ("" when it cannot be read); `whole`: the group
     model (the service always has one; without, the reader's cuts are weighed by the digits alone)."""
+    return read_numbers(model, data, (whole,))[0]
+
+
+def read_numbers(model: OnnxModel, data: bytes, wholes: tuple[GroupModel | None, ...]) -> list[str]:
+    """read_number with each of these group models (None: none), the picture segmented and its
+    frames classified once for all of them."""
     try:
-        segmented = reading.segment(decode.decode(data, work_side=reading.READ_SIDE), whole is not None)
-        group_probs = None if whole is None or segmented.group_frames is None else whole.predict(segmented.group_frames)
-        digits = segmented.choose(
-            model.predict(segmented.frames()), group_probs, None if whole is None else whole.classes
-        )
-        return "".join(str(d.digit) for d in digits)
+        decoded = decode.decode(data, work_side=reading.READ_SIDE)
+        segmented = reading.segment(decoded, any(w is not None for w in wholes))
+        probs = model.predict(segmented.frames())
     except ServiceError:
-        return ""
+        return [""] * len(wholes)
+    texts = []
+    for whole in wholes:
+        group_probs = None if whole is None or segmented.group_frames is None else whole.predict(segmented.group_frames)
+        try:
+            digits = segmented.choose(probs, group_probs, None if whole is None else whole.classes)
+        except ServiceError:
+            texts.append("")
+            continue
+        texts.append("".join(str(d.digit) for d in digits))
+    return texts
 
 
 def _group_model() -> GroupModel | None:
@@ -150,8 +163,7 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
     whole = _group_model()
     hits: dict[tuple[str, str], list[bool]] = collections.defaultdict(list)
     for n in numbers.generate(test, sizes.numbers_per_cell):
-        ok = read_number(model, n.data, whole) == n.text
-        alone = read_number(model, n.data) == n.text
+        ok, alone = (text == n.text for text in read_numbers(model, n.data, (whole, None)))
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
