@@ -1,8 +1,9 @@
 """A picture of a whole number -> one MNIST frame per digit, left to right. Pure functions.
 
 The ink (polarity, lighting and specks undone as for one digit, framing.py) is cut into pieces:
-1. connected pieces of ink; underlines and dots go;
-2. pieces that overlap horizontally are one digit (a 5's hat, a broken 4);
+1. connected pieces of ink, gathered into groups, one per digit or touching digits (pieces.py);
+2. a group of several pieces may also be two digits written apart: overlap is only a hint (two
+   slanted digits overlap as a 5 and its hat do), so it is also offered split between its pieces;
 3. a piece wide for its height may be several touching digits: it is cut into 2, 3, ... parts at
    the columns with the least ink, and every way of reading it is kept as an option;
 4. each part is framed the MNIST way, and each group whole (groups.py). The digit model sees
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, strokes
+from service.core import framing, groups, pieces, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -39,16 +40,6 @@ CUT_WINDOW = 0.35
 # Candidate columns per cut, and candidate ways to cut one group into k parts, at most.
 CUT_CHOICES = 4
 MAX_CUTS = 12
-# Underlines: flat (height under this fraction of the digits') and wider than a digit.
-FLAT = 0.3
-# Dots and flecks: both sides under this fraction of the digits' height.
-DOT = 0.25
-# Pieces overlapping horizontally by at least this fraction of the narrower are one digit.
-OVERLAP = 0.5
-# Pieces under this fraction of the digits' height are fragments of a digit, joining the group
-# they overlap or lie within NEAR_FRAGMENT (of the digits' height) of.
-FRAGMENT = 0.5
-NEAR_FRAGMENT = 0.3
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -116,56 +107,6 @@ class Segmented:
         if len(out) > MAX_DIGITS:
             raise NotANumber(f"the picture has more than {MAX_DIGITS} digits")
         return out
-
-
-def _pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and boxes (top, left, bottom, right) of the mask's connected pieces; row 0 unused."""
-    labels, count = strokes.components(mask)
-    return labels, strokes.boxes(labels, count)
-
-
-def _groups(labels: np.ndarray, box: np.ndarray) -> list[list[int]]:
-    """The labels of each digit-or-touching-digits group, left to right."""
-    count = box.shape[0] - 1
-    if count == 0:
-        return []
-    heights = box[1:, 2] - box[1:, 0] + 1
-    widths = box[1:, 3] - box[1:, 1] + 1
-    digit_h = float(np.median(heights[heights >= 0.5 * heights.max()]))
-    ids = [
-        i + 1
-        for i in range(count)
-        if not (heights[i] < FLAT * digit_h and widths[i] > digit_h)  # an underline
-        and not (heights[i] < DOT * digit_h and widths[i] < DOT * digit_h)  # a dot
-    ]
-    # Pieces at least half as tall as the digits start groups; shorter ones (a 5's hat, the
-    # bar of a 4 written apart) join the group they overlap most, or the nearest.
-    tall = sorted((i for i in ids if heights[i - 1] >= FRAGMENT * digit_h), key=lambda i: box[i, 1])
-    groups: list[list[int]] = []
-    spans: list[list[int]] = []
-    for i in tall:
-        left, right = int(box[i, 1]), int(box[i, 3])
-        if spans:
-            g_left, g_right = spans[-1]
-            overlap = min(right, g_right) - max(left, g_left) + 1
-            if overlap >= OVERLAP * min(right - left + 1, g_right - g_left + 1):
-                groups[-1].append(i)
-                spans[-1] = [min(left, g_left), max(right, g_right)]
-                continue
-        groups.append([i])
-        spans.append([left, right])
-    if not groups:
-        return []
-    for i in ids:
-        if heights[i - 1] >= FRAGMENT * digit_h:
-            continue
-        left, right = int(box[i, 1]), int(box[i, 3])
-        # Overlap with each group (negative: the gap to it); the fragment joins the best.
-        reach = [min(right, g_right) - max(left, g_left) for g_left, g_right in spans]
-        best = int(np.argmax(reach))
-        if reach[best] >= -NEAR_FRAGMENT * digit_h:
-            groups[best].append(i)
-    return groups
 
 
 def _part(ink: np.ndarray, left: int, right: int, scale: float) -> tuple[np.ndarray, Box] | None:
@@ -242,13 +183,39 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     return tuple(options)
 
 
+def _splits(ink: np.ndarray, labels: np.ndarray, box: np.ndarray, ids: list[int], scale: float) -> list[Option]:
+    """Ways to read a group of several pieces as two digits written apart: its pieces, left to
+    right, split in two where both sides are tall enough to be digits. Overlap is only a hint
+    (two slanted digits can overlap as much as a 5 and its hat), so the models weigh these
+    options against the group read whole or cut."""
+    if len(ids) < 2:
+        return []
+    min_height = pieces.FRAGMENT * pieces.digit_height(box)
+    order = sorted(ids, key=lambda i: float(box[i, 1] + box[i, 3]))
+    options = []
+    for k in range(1, len(order)):
+        parts = []
+        for side in (order[:k], order[k:]):
+            rows = box[side]
+            if rows[:, 2].max() - rows[:, 0].min() + 1 < min_height:
+                break
+            side_ink = ink * strokes.dilate(np.isin(labels, side).astype(np.float32), 1)
+            part = _part(side_ink, max(0, int(rows[:, 1].min()) - 1), int(rows[:, 3].max()) + 2, scale)
+            if part is None:
+                break
+            parts.append(part)
+        if len(parts) == 2:
+            options.append(Option(tuple(f for f, _ in parts), tuple(b for _, b in parts)))
+    return options
+
+
 def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
-    labels, box = _pieces(ink > LEVEL)
-    found_groups = _groups(labels, box)
+    labels, box = pieces.pieces(ink > LEVEL)
+    found_groups = pieces.groups(labels, box)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")
     if len(found_groups) > MAX_DIGITS:
@@ -258,7 +225,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         own = np.isin(labels, ids)
         # Only this group's ink, with its faint edges: the neighbours' strokes stay out.
         group_ink = ink * strokes.dilate(own.astype(np.float32), 1)
-        options = _options(group_ink, scale)
+        options = (*_options(group_ink, scale), *_splits(ink, labels, box, ids, scale))
         if options:
             out.append(options)
             if whole:

@@ -97,6 +97,34 @@ def test_a_five_with_its_hat_apart_is_one_digit(read: Reader) -> None:
     assert _text(read(png(img))) == "5"
 
 
+def test_a_small_digit_with_broken_strokes_is_a_digit(read: Reader) -> None:
+    """A small 7 written in three short strokes, each under half the digits' height, between two
+    4s: its pieces are one digit, not fragments of its neighbours."""
+    img, boxes = written("404", pen=6, gap=0.6)
+    x, y, w, _ = boxes[1]
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((x - 5, 0, x + w + 5, img.height), fill=255)  # the 0 goes
+    mid = x + w / 2
+    for stroke in (
+        [(x + 10, y + 60), (x + w - 10, y + 60)],  # the bar
+        [(x + w - 14, y + 68), (mid + 5, y + 105)],  # the stem, broken twice
+        [(mid + 2, y + 114), (mid - 8, y + 155)],
+    ):
+        draw.line(stroke, fill=20, width=6)
+    assert _text(read(png(img))) == "474"
+
+
+def test_slanted_digits_sharing_columns_are_still_two(read: Reader) -> None:
+    """Written with a strong slant, neighbouring digits share columns and make one group; the
+    group is read as the two digits it holds."""
+    img, _ = written("2026", pen=6, gap=0.15, margin=120)
+    shear = 0.6
+    img = img.transform(img.size, Image.Transform.AFFINE, (1, shear, -shear * img.height / 2, 0, 1, 0), fillcolor=255)
+    segmented = reading.segment(decode.decode(png(img), work_side=reading.READ_SIDE))
+    assert len(segmented.groups) < 4  # some digits share a group
+    assert _text(read(png(img))) == "2026"
+
+
 def test_more_than_twelve_digits_is_refused(read: Reader) -> None:
     img, _ = written("1234567890123", pen=4)
     with pytest.raises(reading.NotANumber):

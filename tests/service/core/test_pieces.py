@@ -1,0 +1,56 @@
+"""Pieces of a number's ink -> groups, one per digit or per touching digits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.core import pieces
+
+Rect = tuple[int, int, int, int]  # top, left, bottom, right
+
+
+def _grouped(rects: list[Rect], extra: tuple[Rect, ...] = ()) -> list[list[Rect]]:
+    """Rectangles of ink (each a piece; `extra` ink joins whatever it touches) -> the boxes of
+    each group's pieces, left to right."""
+    mask = np.zeros((200, 600), dtype=bool)
+    for top, left, bottom, right in [*rects, *extra]:
+        mask[top : bottom + 1, left : right + 1] = True
+    labels, box = pieces.pieces(mask)
+    return [sorted(tuple(int(v) for v in box[i]) for i in group) for group in pieces.groups(labels, box)]
+
+
+def test_digits_apart_are_groups_of_their_own() -> None:
+    digits = [(40, 50, 140, 100), (40, 150, 140, 200), (40, 250, 140, 300)]
+    assert _grouped(digits) == [[d] for d in digits]
+
+
+def test_a_short_piece_over_a_digit_joins_it() -> None:
+    """A 5's hat written apart: short, over the digit's columns."""
+    body, hat = (70, 50, 140, 100), (40, 60, 46, 110)
+    assert _grouped([body, hat]) == [sorted([body, hat])]
+
+
+def test_short_pieces_sharing_columns_are_a_digit_of_their_own() -> None:
+    """A small digit written with broken strokes, each piece under half the digits' height, is
+    one group between its neighbours, not fragments of them."""
+    left, right = (40, 50, 140, 100), (40, 250, 140, 300)
+    top, bottom = (70, 160, 105, 175), (112, 150, 140, 165)  # each ~0.35 of the height, 0.7 together
+    assert _grouped([left, top, bottom, right]) == [[left], sorted([top, bottom]), [right]]
+
+
+def test_a_lone_short_piece_near_a_digit_is_its_fragment() -> None:
+    digit, fleck = (40, 50, 140, 100), (90, 105, 130, 115)
+    assert _grouped([digit, fleck]) == [sorted([digit, fleck])]
+
+
+def test_digits_overlapping_in_columns_are_one_group() -> None:
+    """Two slanted digits can share columns; the group is read whole, cut, or split (reading)."""
+    a = (40, 50, 140, 110)
+    # b: a stem and a foot reaching under a (not touching it): sharing 16 of 61 columns.
+    stem, foot = (40, 120, 150, 160), (145, 95, 150, 160)
+    assert _grouped([a, stem], (foot,)) == [sorted([a, (40, 95, 150, 160)])]
+
+
+def test_underlines_and_dots_are_no_group() -> None:
+    digit, underline, dot = (40, 50, 140, 100), (160, 40, 165, 400), (10, 500, 14, 504)
+    assert _grouped([digit, underline, dot]) == [[digit]]
