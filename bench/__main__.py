@@ -13,6 +13,7 @@ from bench.inference import inference_alone
 from bench.inputs import make_inputs
 from bench.memory import hostile_mix
 from bench.peers import peers
+from bench.reading import reading_cost
 from bench.recording import recording_cost
 from bench.report import Report, write
 from bench.spec import RunSpec
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = spec.parts
         if "inference" in parts:
             inference_alone(report)
+        if "reading" in parts:
+            reading_cost(report, spec)
         if "cold" in parts:
             cold_start(report, work, spec.cold_starts)
         if "hostile" in parts:

@@ -37,16 +37,22 @@ def stroke_width(ink: np.ndarray, level: float = 0.5) -> float:
 
 
 def _slide(ink: np.ndarray, radius: int, pick: np.ufunc) -> np.ndarray:
-    """Grey dilation (np.maximum) or erosion (np.minimum) by a (2r+1)-square, done per axis."""
-    out = ink
-    for axis in (0, 1):
-        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
-        n = out.shape[axis]
-        acc = padded.take(range(0, n), axis=axis)
-        for k in range(1, 2 * radius + 1):
-            acc = pick(acc, padded.take(range(k, k + n), axis=axis))
-        out = acc
-    return np.asarray(out, dtype=np.float32)
+    """Grey dilation (np.maximum) or erosion (np.minimum) by a (2r+1)-square, done per axis, with
+    zeros beyond the edges. (Views of one padded copy: np.pad and take() per call had made this
+    a quarter of reading a number.)"""
+    out = np.asarray(ink, dtype=np.float32)
+    h, w = out.shape
+    padded = np.zeros((h + 2 * radius, w), dtype=np.float32)
+    padded[radius : radius + h] = out
+    acc = padded[0:h].copy()
+    for k in range(1, 2 * radius + 1):
+        pick(acc, padded[k : k + h], out=acc)
+    padded = np.zeros((h, w + 2 * radius), dtype=np.float32)
+    padded[:, radius : radius + w] = acc
+    acc = padded[:, 0:w].copy()
+    for k in range(1, 2 * radius + 1):
+        pick(acc, padded[:, k : k + w], out=acc)
+    return acc
 
 
 def dilate(ink: np.ndarray, radius: int) -> np.ndarray:

@@ -36,6 +36,9 @@ def test_bench_smoke_writes_its_results(tmp_path: Path) -> None:
         assert facts[f"hostile_{mode}_peak_worker_rss_mb"] > 0
         assert all(400 <= int(s) < 500 for s in facts[f"hostile_{mode}_statuses"]), facts
         assert facts[f"hostile_{mode}_request"].endswith("alive after: True")
+    for length in ("2 digits", "4 digits", "8 digits"):  # reading a number, stage by stage
+        stages = facts["reading_ms_per_number"][length]
+        assert 0 < stages["segment_ms"] < stages["all_ms"] and stages["digit_frames"] >= int(length[0])
     md = (tmp_path / "results.md").read_text()
     assert "| this service (sqlite, 1w) | png28 | 8 |" in md and results["commit"] in md
     assert (tmp_path / "latency.png").read_bytes()[:4] == b"\x89PNG"

@@ -125,6 +125,17 @@ def test_slanted_digits_sharing_columns_are_still_two(read: Reader) -> None:
     assert _text(read(png(img))) == "2026"
 
 
+@pytest.mark.parametrize(("text", "gap"), [("71", -0.7), ("17", -0.7), ("14", -0.7), ("41", -0.6)])
+def test_a_one_written_into_its_neighbour_is_still_two_digits(read: Reader, text: str, gap: float) -> None:
+    """A 1 drawn into the digit beside it leaves one piece no wider than a single digit: it is
+    still offered as two digits, and the group model, seeing a pair, reads it so."""
+    img, _ = written(text, pen=8, gap=gap)
+    segmented = reading.segment(decode.decode(png(img), work_side=reading.READ_SIDE))
+    assert len(segmented.groups) == 1
+    assert any(option.narrow for option in segmented.groups[0])
+    assert _text(read(png(img))) == text
+
+
 def test_more_than_twelve_digits_is_refused(read: Reader) -> None:
     img, _ = written("1234567890123", pen=4)
     with pytest.raises(reading.NotANumber):
@@ -185,3 +196,18 @@ def test_the_group_model_weighs_in(group_model: GroupModel) -> None:
     probs = np.concatenate([sure_eight, sure_halves])
     assert _text(segmented.choose(probs, _group(classes, {"8": 0.95}), classes)) == "8"
     assert _text(segmented.choose(probs, _group(classes, {"35": 0.95}), classes)) == "35"
+
+
+def test_narrow_pairs_count_only_where_the_group_model_sees_a_pair(group_model: GroupModel) -> None:
+    """Two parts cut from a group too narrow for two digits are weighed only when the group
+    model finds a pair likelier than a single digit."""
+    frame = np.zeros((28, 28), np.uint8)
+    one = reading.Option((frame,), ((0, 0, 20, 20),))
+    two = reading.Option((frame, frame), ((0, 0, 10, 20), (10, 0, 10, 20)), narrow=True)
+    segmented = reading.Segmented(((one, two),), 20, 20, "PNG", "L", False)
+    classes = group_model.classes
+    # The whole reads poorly as a 1, the halves surely as 1 and 7: a wide pair would win alone.
+    probs = np.concatenate([np.eye(10)[[1]] * 0.4 + 0.06, np.eye(10)[[1, 7]] * 0.9 + 0.01])
+    assert _text(segmented.choose(probs)) == "1"  # no group model: no narrow pair
+    assert _text(segmented.choose(probs, _group(classes, {"1": 0.6, "17": 0.3}), classes)) == "1"
+    assert _text(segmented.choose(probs, _group(classes, {"1": 0.3, "17": 0.6}), classes)) == "17"
