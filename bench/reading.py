@@ -40,8 +40,7 @@ def reading_cost(report: Report, spec: RunSpec) -> None:
             t1 = time.perf_counter()
             probs = model.predict(segmented.frames())
             t2 = time.perf_counter()
-            assert segmented.group_frames is not None
-            group_probs = whole.predict(segmented.group_frames)
+            group_probs = whole.predict(segmented.whole_frames())
             segmented.choose(probs, group_probs, whole.classes)
             t3 = time.perf_counter()
             if round_ == 0:

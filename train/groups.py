@@ -117,7 +117,7 @@ def test_groups(test: mnist.Split, per_count: int = 2_000) -> Groups:
 def accuracy_by_count(probs: np.ndarray, data: Groups) -> dict[str, float]:
     """Exact answers (the count and, for 1 or 2 digits, the digits) per number of digits."""
     hits = probs.argmax(axis=1) == data.labels
-    counts = np.array([3 if groups.LABELS[y] == groups.MORE else len(groups.LABELS[y]) for y in data.labels])
+    counts = np.array([groups.digits_in(groups.LABELS[y]) for y in data.labels])
     return {str(c): round(float(hits[counts == c].mean()), 6) for c in (1, 2, 3) if (counts == c).any()} | {
         "all": round(float(hits.mean()), 6)
     }

@@ -27,6 +27,11 @@ MORE = "3+"
 LABELS = (*(str(d) for d in range(10)), *(f"{a}{b}" for a in range(10) for b in range(10)), MORE)
 
 
+def digits_in(label: str) -> int:
+    """How many digits a group model's label stands for (MORE: three, at least)."""
+    return 3 if label == MORE else len(label)
+
+
 def frame_group(ink: np.ndarray) -> np.ndarray:
     """A group's ink (any size, [0, 1]) -> uint8 SHAPE, framed like a digit at MNIST's height."""
     return framing.frame(ink, SHAPE, BOX)
@@ -85,12 +90,12 @@ def weigh(option: np.ndarray, group: np.ndarray | None, classes: GroupClasses | 
     probabilities (neither alone reads touching pairs well: on the numbers set of seed 12, 20 per
     length, touching numbers went from ~75 % to 93 % with both). A digit's confidence is then its
     share of that product over all readings of the same parts."""
-    if group is None or classes is None:
-        digits = tuple((int(p.argmax()), float(p.max())) for p in option)
-        return Weighed(float(_log(option.max(axis=1)).sum()), digits)
-    if option.shape[0] > 2:
-        digits = tuple((int(p.argmax()), float(p.max())) for p in option)
-        return Weighed(float(_log(group[[classes.more]])[0] + _log(option.max(axis=1)).sum()), digits)
+    if group is None or classes is None or option.shape[0] > 2:
+        # Each part its likeliest digit; three parts and more are all one class to the group model.
+        score = float(_log(option.max(axis=1)).sum())
+        if group is not None and classes is not None:
+            score += float(_log(group[[classes.more]])[0])
+        return Weighed(score, tuple((int(p.argmax()), float(p.max())) for p in option))
     if option.shape[0] == 1:
         joint = _log(group[classes.singles]) + _log(option[0])
         d = int(joint.argmax())

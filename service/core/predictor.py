@@ -109,7 +109,7 @@ class Predictor:
             if good:
                 segmented = [o.segmented for o in good if o.segmented is not None]
                 frames = [s.frames() for s in segmented]
-                wholes = [s.group_frames for s in segmented if s.group_frames is not None]
+                wholes = [s.whole_frames() for s in segmented]
                 t_inf = time.perf_counter()
                 probs = await self.batcher.predict(np.concatenate(frames), busy=self.in_flight)
                 # A few groups per picture: one small ORT call, off the event loop.

@@ -86,6 +86,12 @@ class Segmented:
     inverted: bool
     group_frames: np.ndarray | None = None  # uint8 [groups, 28, 56]
 
+    def whole_frames(self) -> np.ndarray:
+        """group_frames, which segment() makes unless told not to (whole=False)."""
+        if self.group_frames is None:
+            raise ValueError("segmented without whole groups (segment(whole=False))")
+        return self.group_frames
+
     def frames(self) -> np.ndarray:
         """Every option's frames, in order, for one batch: uint8 [n, 28, 28]."""
         return np.stack([f for options in self.groups for option in options for f in option.frames])

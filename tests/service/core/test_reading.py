@@ -211,3 +211,11 @@ def test_narrow_pairs_count_only_where_the_group_model_sees_a_pair(group_model: 
     assert _text(segmented.choose(probs)) == "1"  # no group model: no narrow pair
     assert _text(segmented.choose(probs, _group(classes, {"1": 0.6, "17": 0.3}), classes)) == "1"
     assert _text(segmented.choose(probs, _group(classes, {"1": 0.3, "17": 0.6}), classes)) == "17"
+
+
+def test_whole_frames_are_there_unless_segmented_without_them() -> None:
+    img, _ = written("37", pen=6)
+    decoded = decode.decode(png(img), work_side=reading.READ_SIDE)
+    assert reading.segment(decoded).whole_frames().shape == (2, *groups.SHAPE)
+    with pytest.raises(ValueError, match="without whole groups"):
+        reading.segment(decoded, whole=False).whole_frames()
