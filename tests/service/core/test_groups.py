@@ -51,3 +51,19 @@ def test_the_shipped_group_model_reads_groups_of_test_digits(group_model: GroupM
     assert np.mean(counts == truth) >= 0.95
     pairs = truth == 2
     assert np.mean(probs[pairs].argmax(axis=1) == data.labels[pairs]) >= 0.85
+
+
+def test_a_confident_misread_half_does_not_outvote_the_group_model(group_model: GroupModel) -> None:
+    """A part cut from a touching pair carries a piece of its neighbour and may be read wrongly
+    with confidence (a 5 with a 3's tail as an 8). The digit model's say is tempered
+    (DIGIT_WEIGHT): the pair the group model sees wins; with the digit model at full weight, the
+    misread half would."""
+    classes = group_model.classes
+    whole = np.full(len(groups.LABELS), 0.1 / (len(groups.LABELS) - 2))
+    whole[groups.LABELS.index("35")], whole[groups.LABELS.index("38")] = 0.7, 0.2
+    halves = np.full((2, 10), 0.01)
+    halves[0, 3] = 0.91
+    halves[1, 8], halves[1, 5] = 0.76, 0.16
+    assert [d for d, _ in groups.weigh(halves, whole, classes).digits] == [3, 5]
+    full = np.log(whole[classes.pairs]) + np.log(halves[0])[:, None] + np.log(halves[1])[None, :]
+    assert np.unravel_index(int(full.argmax()), full.shape) == (3, 8)
