@@ -30,7 +30,10 @@ MB = 1_000_000
 
 
 def docker(*args: str, check: bool = True, timeout: float = 1800, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout, **kw)
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=timeout, **kw)
+    if check:  # what docker said, not only its exit code (a full disk once read as "exit status 1")
+        assert done.returncode == 0, f"docker {' '.join(args[:2])} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done
 
 
 def image_size(tag: str) -> int:
@@ -46,6 +49,7 @@ def images(docker_base: str) -> dict[str, str]:
         docker(
             "build",
             "-q",
+            "--force-rm",  # a failed step leaves no container behind either
             "--network",
             "host",
             "--build-arg",

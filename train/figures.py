@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from service.core.card import ModelCard, ModelCardError
 from service.core.groups import GroupModel
 from service.core.model import OnnxModel
 from service.errors import ServiceError
-from service.settings import GROUPS_CARD
+from service.settings import Settings
 from train import evaluate, mnist, nondigits, numbers, uploadlike
 
 log = logging.getLogger("figures")
@@ -136,7 +135,7 @@ def read_numbers(model: OnnxModel, data: bytes, wholes: tuple[GroupModel | None,
         return [""] * len(wholes)
     texts = []
     for whole in wholes:
-        group_probs = None if whole is None or segmented.group_frames is None else whole.predict(segmented.group_frames)
+        group_probs = None if whole is None else whole.predict(segmented.whole_frames())
         try:
             digits = segmented.choose(probs, group_probs, None if whole is None else whole.classes)
         except ServiceError:
@@ -150,7 +149,7 @@ def _group_model() -> GroupModel | None:
     """The group model the service would read numbers with (MNIST_GROUPS_CARD, else the shipped
     one); None where there is none (a training image without models/): then the figure is the
     digit model's alone, and the card says so (`group_model`: null)."""
-    card = Path(os.environ.get("MNIST_GROUPS_CARD") or GROUPS_CARD)
+    card = Settings.from_env().groups_card
     if not card.is_file():
         log.warning("no group model at %s: numbers are read by the digit model alone", card)
         return None

@@ -208,14 +208,15 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     return tuple(options)
 
 
-def _splits(ink: np.ndarray, labels: np.ndarray, box: np.ndarray, ids: list[int], scale: float) -> list[Option]:
+def _splits(
+    ink: np.ndarray, labels: np.ndarray, box: np.ndarray, ids: list[int], min_height: float, scale: float
+) -> list[Option]:
     """Ways to read a group of several pieces as two digits written apart: its pieces, left to
     right, split in two where both sides are tall enough to be digits. Overlap is only a hint
     (two slanted digits can overlap as much as a 5 and its hat), so the models weigh these
-    options against the group read whole or cut."""
+    options against the group read whole or cut. Each side is at least `min_height` tall."""
     if len(ids) < 2:
         return []
-    min_height = pieces.FRAGMENT * pieces.digit_height(box)
     order = sorted(ids, key=lambda i: float(box[i, 1] + box[i, 3]))
     options = []
     for k in range(1, len(order)):
@@ -245,12 +246,14 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         raise framing.BlankImage("the picture has no visible ink")
     if len(found_groups) > MAX_DIGITS:
         raise NotANumber(f"the picture has more than {MAX_DIGITS} digits (or is not a number)")
+    # A side of a split is digit-tall where a piece is: it would not be a fragment.
+    min_height = pieces.FRAGMENT * pieces.digit_height(box)
     out, frames = [], []
     for ids in found_groups:
         own = np.isin(labels, ids)
         # Only this group's ink, with its faint edges: the neighbours' strokes stay out.
         group_ink = ink * strokes.dilate(own.astype(np.float32), 1)
-        options = (*_options(group_ink, scale), *_splits(ink, labels, box, ids, scale))
+        options = (*_options(group_ink, scale), *_splits(ink, labels, box, ids, min_height, scale))
         if options:
             out.append(options)
             if whole:
