@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.commits import commit_cost
 from bench.durability import sync_cost
 from bench.inference import inference_alone
 from bench.inputs import make_inputs
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             peers(report, spec, inputs, work)
         if "recording" in parts:
             recording_cost(report, spec, inputs, work)
+        if "commits" in parts:
+            commit_cost(report, spec, work)
         if "sync" in parts:
             sync_cost(report, spec, work, inputs)
         if "baselines" in parts:

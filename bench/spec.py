@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-PARTS = ("inference", "reading", "cold", "hostile", "ours", "cassandra", "peers", "recording", "sync", "baselines")
+PARTS = (
+    "inference",
+    "reading",
+    "cold",
+    "hostile",
+    "ours",
+    "cassandra",
+    "peers",
+    "recording",
+    "commits",
+    "sync",
+    "baselines",
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class RunSpec:
                 max_requests=2000,
                 cold_starts=2,
                 hostile_requests=2,
-                parts=tuple(p for p in parts if p in ("reading", "cold", "hostile", "ours")),
+                parts=tuple(p for p in parts if p in ("reading", "commits", "cold", "hostile", "ours")),
             )
         off = (
             ("cassandra", args.no_cassandra),

@@ -240,7 +240,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
-    labels, box = pieces.pieces(ink > LEVEL)
+    labels, box = pieces.pieces(pieces.ink_mask(ink, LEVEL))
     found_groups = pieces.groups(labels, box)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")

@@ -54,3 +54,13 @@ def test_digits_overlapping_in_columns_are_one_group() -> None:
 def test_underlines_and_dots_are_no_group() -> None:
     digit, underline, dot = (40, 50, 140, 100), (160, 40, 165, 400), (10, 500, 14, 504)
     assert _grouped([digit, underline, dot]) == [[digit]]
+
+
+def test_a_stroke_fading_midway_is_one_piece_and_faint_ink_alone_stays_out() -> None:
+    ink = np.zeros((120, 200), dtype=np.float32)
+    ink[10:110, 40:46] = 0.9
+    ink[50:70, 40:46] = 0.25  # the pen lifted a little: under the level, over FAINT
+    ink[30:60, 120:140] = 0.3  # faint ink touching nothing stronger
+    _, box = pieces.pieces(pieces.ink_mask(ink, 0.35))
+    assert box.shape[0] - 1 == 1 and tuple(int(v) for v in box[1]) == (10, 40, 109, 45)
+    assert pieces.pieces(ink > 0.35)[1].shape[0] - 1 == 2  # what a single level made of it
