@@ -41,10 +41,11 @@ KEYS = ("upload_like", "upload_like_families", "uncertain", "numbers")
 class Sizes:
     photos: int = uploadlike.COUNT  # the photo family; the other families scale with it
     numbers_per_cell: int = numbers.PER_CELL
+    ruled_per_cell: int = 9  # photographed numbers on ruled lines, the three styles in turn
     nondigits: int = 300
 
 
-SMOKE = Sizes(photos=100, numbers_per_cell=3, nondigits=40)
+SMOKE = Sizes(photos=100, numbers_per_cell=3, ruled_per_cell=3, nondigits=40)
 
 
 def _answers(model: OnnxModel, files: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +167,10 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
+    for n in numbers.generate_ruled(test, sizes.ruled_per_cell):
+        ok = read_numbers(model, n.data, (whole,))[0] == n.text
+        hits[("ruled", n.family)].append(ok)
+        hits[("ruled", "all")].append(ok)
     table: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for (group, key), oks in sorted(hits.items()):
         table[group][key] = _share(np.array(oks))
@@ -175,6 +180,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy": {kind: table[kind] for kind in numbers.KINDS},
         "string_accuracy_by_family": table["family"],
         "string_accuracy_digit_model_alone": table["alone"],
+        # Photographed on ruled lines (train.numbers.generate_ruled, 2-8 digits, both kinds), by style.
+        "string_accuracy_on_ruled_lines": table["ruled"],
     }
 
 
@@ -193,6 +200,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info(
         "%s numbers: %s", name, {k: v.get("4") for k, v in s.items()} | {"all": {k: v["all"] for k, v in s.items()}}
     )
+    log.info("%s numbers on ruled lines: %s", name, figures["numbers"].get("string_accuracy_on_ruled_lines"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from train import mnist, uploadlike
 
@@ -95,8 +95,28 @@ def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) 
     return slant(img, rng.uniform(-0.25, 0.25))
 
 
-def render(number: Image.Image, family: str, rng: np.random.Generator) -> tuple[bytes, str]:
-    """The number through an upload-like family: photographed on paper, or drawn with a mouse."""
+def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.random.Generator) -> None:
+    """Ruled lines drawn into the ink mask around the number at `box` (x, y, w, h), from edge to
+    edge, a little askew, fainter or as dark as the pen: the baseline the digits sit on, the
+    lines of lined paper (above, through the middle, under), or a line struck through."""
+    _, y, _, h = box
+    slope = float(np.tan(np.radians(rng.uniform(-1.5, 1.5))))
+    width = max(2, round(h * rng.uniform(0.02, 0.05)))
+    level = int(rng.uniform(0.35, 1.0) * 255)
+    rows = {
+        "baseline": [y + h - width // 2],
+        "lined": [y - round(h * 0.35), y + round(h * 0.4), y + h],
+        "strike": [y + h // 2],
+    }[style]
+    draw = ImageDraw.Draw(mask)
+    for row in rows:
+        half = slope * mask.width / 2
+        draw.line([(0, row - half), (mask.width, row + half)], fill=level, width=width)
+
+
+def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: str | None = None) -> tuple[bytes, str]:
+    """The number through an upload-like family: photographed on paper, or drawn with a mouse;
+    `ruled` (photos): on ruled lines of that style (`rule`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -119,9 +139,11 @@ def render(number: Image.Image, family: str, rng: np.random.Generator) -> tuple[
     )
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
-    mask.paste(
-        drawn, (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
-    )
+    at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
+    mask.paste(drawn, at)
+    if ruled is not None:
+        ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
+        rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), ruled, rng)
     return uploadlike.photograph(mask, rng, max_blur=2.0)
 
 
@@ -137,6 +159,26 @@ def generate(split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED) -> 
                 image = compose([split.images[p] for p in picks], kind == "touching", rng)
                 data, ext = render(image, family, rng)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
+    return out
+
+
+RULED = ("baseline", "lined", "strike")
+
+
+def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers on ruled lines, the styles in turn (`family` is the style): a set of
+    its own (its own random streams), so the numbers of `generate` stay what they are."""
+    out = []
+    for li, length in enumerate(LENGTHS):
+        for ki, kind in enumerate(KINDS):
+            rng = np.random.default_rng([seed, li, ki, 1])
+            for i in range(per_cell):
+                picks = rng.choice(len(split.images), size=length, replace=False)
+                text = "".join(str(int(split.labels[p])) for p in picks)
+                style = RULED[(li + ki + i) % len(RULED)]
+                image = compose([split.images[p] for p in picks], kind == "touching", rng)
+                data, ext = render(image, "photo", rng, ruled=style)
+                out.append(Number(f"{text}_{kind}_{style}_{i:03d}.{ext}", data, text, kind, style))
     return out
 
 

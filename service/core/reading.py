@@ -1,7 +1,8 @@
 """A picture of a whole number -> one MNIST frame per digit, left to right. Pure functions.
 
 The ink (polarity, lighting and specks undone as for one digit, framing.py) is cut into pieces:
-1. connected pieces of ink, gathered into groups, one per digit or touching digits (pieces.py);
+1. ruled lines taken out (lines.py); connected pieces of ink, gathered into groups, one per digit
+   or touching digits (pieces.py);
 2. a group of several pieces may also be two digits written apart: overlap is only a hint (two
    slanted digits overlap as a 5 and its hat do), so it is also offered split between its pieces;
 3. a piece wide for its height may be several touching digits: it is cut into 2, 3, ... parts at
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, pieces, strokes
+from service.core import framing, groups, lines, pieces, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -240,7 +241,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
-    labels, box = pieces.pieces(pieces.ink_mask(ink, LEVEL))
+    labels, box = pieces.pieces(lines.without_lines(pieces.ink_mask(ink, LEVEL)))
     found_groups = pieces.groups(labels, box)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")

@@ -80,3 +80,23 @@ def test_holes_tell_closed_forms_from_open_ones() -> None:
     ImageDraw.Draw(eight).ellipse((8, 2, 20, 13), outline=255, width=2)
     ImageDraw.Draw(eight).ellipse((7, 13, 21, 26), outline=255, width=2)
     assert hands.holes(np.asarray(eight)) == 2
+
+
+def test_ruled_numbers_carry_their_truth_and_their_lines_run_edge_to_edge(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate_ruled(mnist_test, per_cell=2)
+    assert {n.family for n in sample} == set(numbers.RULED)
+    assert [n.data for n in numbers.generate_ruled(mnist_test, per_cell=2)] == [n.data for n in sample]
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    rng = np.random.default_rng(0)
+    for style, count in (("baseline", 1), ("lined", 3), ("strike", 1)):
+        mask = Image.new("L", (600, 300), 0)
+        numbers.rule(mask, (100, 100, 400, 100), style, rng)
+        ink = np.asarray(mask) > 0
+        for column in (ink[:, 0], ink[:, -1]):  # each line from edge to edge
+            assert np.count_nonzero(np.diff(column.astype(np.int8)) == 1) == count, style
+        middle = np.flatnonzero(ink[:, 300])
+        assert {
+            "baseline": 180 <= middle.min() <= 200,
+            "lined": middle.min() < 100 < 180 < middle.max(),
+            "strike": 140 <= middle.min() <= 160,
+        }[style], (style, middle)

@@ -88,6 +88,27 @@ def test_underlines_and_specks_are_not_digits(read: Reader) -> None:
     assert _text(read(png(img))) == "305"
 
 
+@pytest.mark.parametrize(
+    ("text", "style", "width", "grey", "tilt"),
+    [
+        ("31415", "lined", 2, 150, 1.5),  # lined paper, the lines fainter than the pen, askew
+        ("31415", "lined", 3, 60, 0.0),  # as dark as the pen
+        ("738", "baseline", 4, 60, 2.0),  # sitting on a dark baseline, askew by 2 degrees
+        ("90210", "strike", 3, 60, 1.0),  # struck through
+    ],
+)
+def test_numbers_on_ruled_lines(read: Reader, text: str, style: str, width: int, grey: int, tilt: float) -> None:
+    """A line touching every digit made the number one piece (31415 on lined paper read "345")."""
+    img, boxes = written(text, pen=6, gap=0.3)
+    top, bottom = boxes[0][1], boxes[0][1] + boxes[0][3]
+    rows = {"lined": [top - 53, top + 53, bottom - 1], "baseline": [bottom - 2], "strike": [(top + bottom) // 2]}
+    half = np.tan(np.radians(tilt)) * img.width / 2
+    draw = ImageDraw.Draw(img)
+    for y in rows[style]:
+        draw.line([(0, y - half), (img.width, y + half)], fill=grey, width=width)
+    assert _text(read(png(img))) == text
+
+
 def test_a_five_with_its_hat_apart_is_one_digit(read: Reader) -> None:
     img = Image.new("L", (400, 260), 255)
     draw = ImageDraw.Draw(img)
