@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,39 +148,38 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: st
     return uploadlike.photograph(mask, rng, max_blur=2.0)
 
 
-def generate(split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED) -> list[Number]:
+RULED = ("baseline", "lined", "strike")
+
+
+def _generate(
+    split: mnist.Split, per_cell: int, stream: tuple[int, ...], family_of: Callable[[np.random.Generator, int], str]
+) -> list[Number]:
+    """Every (length, kind) cell, each its own random stream (`stream` with the cell inserted after
+    its first entry); `family_of(rng, n)` names each number's family once its digits are picked
+    (a ruled-line style is photographed on such lines)."""
     out = []
     for li, length in enumerate(LENGTHS):
         for ki, kind in enumerate(KINDS):
-            rng = np.random.default_rng([seed, li, ki])
+            rng = np.random.default_rng([stream[0], li, ki, *stream[1:]])
             for i in range(per_cell):
                 picks = rng.choice(len(split.images), size=length, replace=False)
                 text = "".join(str(int(split.labels[p])) for p in picks)
-                family = "mouse" if rng.random() < 0.25 else "photo"
+                family = family_of(rng, li + ki + i)
                 image = compose([split.images[p] for p in picks], kind == "touching", rng)
-                data, ext = render(image, family, rng)
+                ruled = family if family in RULED else None
+                data, ext = render(image, "photo" if ruled else family, rng, ruled=ruled)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
     return out
 
 
-RULED = ("baseline", "lined", "strike")
+def generate(split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED) -> list[Number]:
+    return _generate(split, per_cell, (seed,), lambda rng, _: "mouse" if rng.random() < 0.25 else "photo")
 
 
 def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
     """Photographed numbers on ruled lines, the styles in turn (`family` is the style): a set of
     its own (its own random streams), so the numbers of `generate` stay what they are."""
-    out = []
-    for li, length in enumerate(LENGTHS):
-        for ki, kind in enumerate(KINDS):
-            rng = np.random.default_rng([seed, li, ki, 1])
-            for i in range(per_cell):
-                picks = rng.choice(len(split.images), size=length, replace=False)
-                text = "".join(str(int(split.labels[p])) for p in picks)
-                style = RULED[(li + ki + i) % len(RULED)]
-                image = compose([split.images[p] for p in picks], kind == "touching", rng)
-                data, ext = render(image, "photo", rng, ruled=style)
-                out.append(Number(f"{text}_{kind}_{style}_{i:03d}.{ext}", data, text, kind, style))
-    return out
+    return _generate(split, per_cell, (seed, 1), lambda _, n: RULED[n % len(RULED)])
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

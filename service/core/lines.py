@@ -33,8 +33,9 @@ STRAIGHT = 2.0
 CROSSING = 2
 
 
-def without_lines(mask: np.ndarray) -> np.ndarray:
-    """The ink mask with its ruled lines taken out (the mask itself when it has none)."""
+def without_lines(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The ink mask with its ruled lines taken out (the mask itself when it has none); `box`: the
+    boxes of the mask's pieces (pieces.pieces), which the caller has anyway."""
     cols = np.flatnonzero(mask.any(axis=0))
     if cols.size == 0:
         return mask
@@ -44,8 +45,7 @@ def without_lines(mask: np.ndarray) -> np.ndarray:
     # A line is longer than LONG digits are tall, the digits measured with the line (it merges
     # them into one tall piece) and again without it below (taking a digit's strokes for lines
     # would leave short pieces): the taller decides. Shorter stretches are no lines at all.
-    _, whole = pieces.pieces(mask)
-    need = LONG * pieces.digit_height(whole)
+    need = LONG * pieces.digit_height(box)
     labels, count = strokes.components(core)
     spans = strokes.boxes(labels, count)
     found = [i for i in range(1, count + 1) if spans[i, 3] - spans[i, 1] + 1 >= need]
@@ -66,17 +66,25 @@ def without_lines(mask: np.ndarray) -> np.ndarray:
     line &= mask
     rest = mask & ~line
     kept: np.ndarray = rest | (line & _crossed(rest, line))
-    _, box = pieces.pieces(kept)
-    if box.shape[0] < 2 or longest < LONG * pieces.digit_height(box):
+    _, left = pieces.pieces(kept)
+    if left.shape[0] < 2 or longest < LONG * pieces.digit_height(left):
         return mask
     return kept
 
 
-def _spread(mask: np.ndarray, rows: int) -> np.ndarray:
-    out = mask.copy()
+def _shifted(mask: np.ndarray, rows: int, down: bool) -> np.ndarray:
+    """Where the mask has ink 1..`rows` pixels above (down=True: the ink moved down) or below."""
+    out = np.zeros_like(mask)
     for k in range(1, rows + 1):
-        out[k:] |= mask[:-k]
-        out[:-k] |= mask[k:]
+        if down:
+            out[k:] |= mask[:-k]
+        else:
+            out[:-k] |= mask[k:]
+    return out
+
+
+def _spread(mask: np.ndarray, rows: int) -> np.ndarray:
+    out: np.ndarray = mask | _shifted(mask, rows, True) | _shifted(mask, rows, False)
     return out
 
 
@@ -104,11 +112,7 @@ def _long_runs(mask: np.ndarray, length: int) -> np.ndarray:
 def _crossed(rest: np.ndarray, line: np.ndarray) -> np.ndarray:
     """The line's pixels a stroke crosses: in a column, those between ink just above the line and
     ink just below it."""
-    above = np.zeros_like(rest)
-    below = np.zeros_like(rest)
-    for k in range(1, CROSSING + 1):
-        above[k:] |= rest[:-k]
-        below[:-k] |= rest[k:]
+    above, below = _shifted(rest, CROSSING, True), _shifted(rest, CROSSING, False)
     down, up = above & line, below & line  # carried through the line, down and up
     for _ in range(line.shape[0]):
         step = down[:-1] & line[1:] & ~down[1:]

@@ -241,7 +241,11 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
-    labels, box = pieces.pieces(lines.without_lines(pieces.ink_mask(ink, LEVEL)))
+    mask = pieces.ink_mask(ink, LEVEL)
+    labels, box = pieces.pieces(mask)
+    kept = lines.without_lines(mask, box)
+    if kept is not mask:  # a ruled line went: the pieces it held together come apart
+        labels, box = pieces.pieces(kept)
     found_groups = pieces.groups(labels, box)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")

@@ -19,7 +19,7 @@ def _mask(data: bytes) -> np.ndarray:
 def test_a_number_without_lines_is_left_as_it_is(text: str, pen: int, gap: float) -> None:
     """Long bars and bases (a 7, a 2), touching and overlapping digits: no line is that long."""
     mask = _mask(png(written(text, pen=pen, gap=gap)[0]))
-    assert lines.without_lines(mask) is mask
+    assert lines.without_lines(mask, pieces.pieces(mask)[1]) is mask
 
 
 def test_a_line_goes_and_the_strokes_crossing_it_stay_whole() -> None:
@@ -27,7 +27,7 @@ def test_a_line_goes_and_the_strokes_crossing_it_stay_whole() -> None:
     mask[98:102, :] = True  # the line, edge to edge
     for left in range(60, 700, 120):
         mask[40:160, left : left + 6] = True  # strokes crossing it, 120 px tall
-    kept = lines.without_lines(mask)
+    kept = lines.without_lines(mask, pieces.pieces(mask)[1])
     _, box = pieces.pieces(kept)
     assert box.shape[0] - 1 == 6  # the six strokes, each whole again
     assert all(tuple(int(v) for v in b) == (40, b[1], 159, b[1] + 5) for b in box[1:])
