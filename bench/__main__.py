@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.against import against
 from bench.commits import commit_cost
 from bench.durability import sync_cost
 from bench.inference import inference_alone
@@ -59,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             sync_cost(report, spec, work, inputs)
         if "baselines" in parts:
             baselines(report, spec, inputs, work)
+        if "against" in parts:
+            against(report, spec, inputs, work)
+        # The container's start to ready, as the container tests last measured it: beside the
+        # process's own (the cold part), not in the results of other parts.
         container = ROOT / "artifacts" / "test" / "container-start.json"
-        if container.exists() and not spec.smoke:
+        if "cold" in parts and container.exists() and not spec.smoke:
             report.facts["runtime_image_start_to_ready_s"] = json.loads(container.read_text())["start_to_ready_s"]
         write(report, spec.out, smoke=spec.smoke)
     return 0

@@ -19,6 +19,7 @@ PARTS = (
     "commits",
     "sync",
     "baselines",
+    "against",
 )
 
 
@@ -37,6 +38,7 @@ class RunSpec:
     hostile_requests: int = 8  # concurrent requests of the hostile mix
     hostile_files: int = 16  # blank max-pixel PNGs in each
     parts: tuple[str, ...] = PARTS  # what to run (--only)
+    against: str | None = None  # an earlier commit to measure this checkout against (bench/against.py)
 
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> RunSpec:
@@ -48,13 +50,17 @@ class RunSpec:
         parser.add_argument("--workers", type=int, default=cls.workers)
         parser.add_argument("--rounds", type=int, default=cls.rounds, help="peers: rounds, order rotated")
         parser.add_argument("--only", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
+        parser.add_argument("--against", help="a commit to measure this checkout against, side by side")
         parser.add_argument("--no-baselines", action="store_true")
         parser.add_argument("--no-cassandra", action="store_true")
         parser.add_argument(
             "--cassandra-warmup", type=float, default=cls.cassandra_warmup_s, help="seconds of unmeasured load"
         )
         args = parser.parse_args(argv)
+        # `against` needs a commit to compare with: a full run leaves it out unless one is given.
         parts = tuple(p.strip() for p in args.only.split(",")) if args.only else PARTS
+        if args.against is None and not args.only:
+            parts = tuple(p for p in parts if p != "against")
         unknown = set(parts) - set(PARTS)
         if unknown:
             parser.error(f"unknown parts {sorted(unknown)}: use {', '.join(PARTS)}")
@@ -85,4 +91,5 @@ class RunSpec:
             cassandra_warmup_s=args.cassandra_warmup,
             rounds=args.rounds,
             parts=tuple(p for p in parts if p not in dropped),
+            against=args.against,
         )

@@ -124,6 +124,7 @@ def running(
     log: Path | None = None,
     timeout: float = 60.0,
     any_answer: bool = False,
+    cwd: Path = ROOT,
 ) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
     """Any server command, in a session of its own on loopback; yields (process, seconds to ready)
     and stops the whole process group (workers included) on the way out."""
@@ -131,7 +132,7 @@ def running(
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT,

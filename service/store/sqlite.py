@@ -2,11 +2,12 @@
 
 A record is acknowledged only after the transaction holding it is committed with
 `synchronous=FULL` (fsync of the WAL), so an answered prediction survives a crash. Records that
-arrive together (in one iteration of the event loop, or while a commit is under way) are
-committed together: one fsync for many requests. A commit is made right on the event loop while
-that is cheap, else by a writer thread (see SLOW_COMMIT_S). A failed write (disk full,
-read-only, I/O error) fails only the requests in it, as StoreUnavailable; the connections are
-then reopened on next use, so the store recovers by itself when the disk does.
+arrive together (in one iteration of the event loop, while another worker's commit holds the
+file, or while a commit is under way) are committed together: one fsync for many requests. A
+small group is committed right on the event loop, a large one (or any, while the disk is slow)
+by a writer thread; see SLOW_COMMIT_S and LOOP_MAX_GROUP. A failed write (disk full, read-only,
+I/O error) fails only the requests in it, as StoreUnavailable; the connections are then
+reopened on next use, so the store recovers by itself when the disk does.
 """
 
 from __future__ import annotations
@@ -44,13 +45,24 @@ MAX_GROUP = 512
 # Requests whose records are committed together: each one's records and the future it awaits.
 Group = list[tuple[list[PredictionRecord], asyncio.Future[None]]]
 Job = tuple[Group, asyncio.AbstractEventLoop]
-# A commit (one fsync) takes ~0.3 ms of wall time on this machine's disk. Up to SLOW_COMMIT_S it is
-# done right on the event loop: the hand-off to the writer thread and back cost more CPU than that
-# (2 workers, 28x28 PNGs, concurrency 8: 1,198 vs 1,384 us/request, 1,380 vs 1,235 req/s, side by
-# side). A slower commit (a slow or busy disk) sends the next ones to the writer thread for
-# THREAD_FOR_S, so the loop never waits on such a disk for long.
-SLOW_COMMIT_S = 0.002
+# Commits are made right on the event loop: there one costs ~340 us of CPU, through the writer
+# thread ~690 (the wake-ups of the hand-off there and back; `bench/run --only commits`). The disk
+# counts as slow, and commits go to the writer thread for THREAD_FOR_S, once the moving average
+# of their wall times (weight SLOW_WEIGHT) passes SLOW_COMMIT_S: a slow disk is caught within a
+# few commits, a late fsync alone is not. Under load (2 workers, c=8) a commit takes ~0.3-1 ms;
+# of 2,500, 10 % took over 1 ms, 3 % over 2 ms, 0.4 % over 5 ms. (A single commit over 2 ms used
+# to send them all to the thread for 10 s, which under load came within seconds of the start.)
+SLOW_COMMIT_S = 0.005
+SLOW_WEIGHT = 0.2
 THREAD_FOR_S = 10.0
+# While another worker holds the write lock (for its own commit, ~0.3-1 ms), the group stays on
+# the loop and tries again every LOCK_POLL_S, gathering the records that arrive meanwhile (one
+# commit for more of them); after LOCK_WAIT_S the writer thread takes it and waits there.
+LOCK_POLL_S = 0.001
+LOCK_WAIT_S = 0.02
+# A larger group goes to the writer thread: a worker with that many requests at once has others
+# to serve while the fsync runs, and the group shares the hand-off's cost.
+LOOP_MAX_GROUP = 4
 
 
 def _rows(group: Group) -> list[tuple[Any, ...]]:
@@ -78,6 +90,8 @@ class SqliteFile:
         self._pending: Group = []  # records of this loop iteration, committed together
         self._inline = Conn(path, "FULL")  # commits made on the event loop
         self._thread_until = 0.0  # commits go to the writer thread until then (monotonic)
+        self._commit_s = 0.0  # moving average of the loop's commit times
+        self._lock_wait_since: float | None = None  # the pending group waits for the write lock
         self._read_lock = threading.Lock()
         # Reads and the outbox's books (claims, acks, purges): losing their last commits in a
         # power cut only makes records go out again, and the writes behind are idempotent, so
@@ -107,6 +121,9 @@ class SqliteFile:
 
     async def close(self) -> None:
         if self._writer is not None:
+            if self._pending:  # a group waiting for the write lock: the writer commits it first
+                group, self._pending = self._pending, []
+                self._queue.put((group, asyncio.get_running_loop()))
             self._queue.put(None)
             await asyncio.to_thread(self._writer.join, 30.0)
             self._writer = None
@@ -133,30 +150,45 @@ class SqliteFile:
         await fut
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        group, self._pending = self._pending, []
+        if not self._pending:  # taken by close() meanwhile
+            return
         if self._writer is None:  # closed meanwhile: nothing will commit these
+            group, self._pending = self._pending, []
             _settle_all(group, StoreUnavailable("the store is closing"))
-        elif not self._commit_inline(group):
+            return
+        where = self._where_to_commit(len(self._pending))
+        if where == "wait":  # the group stays pending; records added meanwhile join it
+            loop.call_later(LOCK_POLL_S, self._flush, loop)
+            return
+        group, self._pending, self._lock_wait_since = self._pending, [], None
+        if where == "thread":
             self._queue.put((group, loop))  # the writer commits them and settles the futures
+            return
+        started = time.monotonic()
+        error = self._commit(self._inline, _rows(group))
+        self._commit_s += SLOW_WEIGHT * (time.monotonic() - started - self._commit_s)
+        if self._commit_s > SLOW_COMMIT_S:
+            self._thread_until = time.monotonic() + THREAD_FOR_S
+            self._commit_s = SLOW_COMMIT_S  # after the pause, one more slow commit sends them back
+        _settle_all(group, error)
 
-    def _commit_inline(self, group: Group) -> bool:
-        """Commit on the event loop when that is cheap: no other process is writing (the lock is
-        free) and commits have been fast. False: the writer thread should do it."""
+    def _where_to_commit(self, requests: int) -> str:
+        """Where the pending group of `requests` is committed: "loop" (the write lock is taken),
+        "wait" (another process holds it: try again soon) or "thread" (a large group, the disk has
+        been slow, the connection failed, or the lock stayed held)."""
         now = time.monotonic()
-        if now < self._thread_until:
-            return False
+        if now < self._thread_until or requests > LOOP_MAX_GROUP:
+            return "thread"
         try:
             _, lock = self._inline.get()
         except DB_ERRORS:
             self._inline.drop()
-            return False  # the writer thread reports the failure, once
-        if not lock.try_lock():
-            return False
-        error = self._commit(self._inline, _rows(group))
-        if time.monotonic() - now > SLOW_COMMIT_S:
-            self._thread_until = time.monotonic() + THREAD_FOR_S
-        _settle_all(group, error)
-        return True
+            return "thread"  # the writer thread reports the failure, once
+        if lock.try_lock():
+            return "loop"
+        if self._lock_wait_since is None:
+            self._lock_wait_since = now
+        return "wait" if now - self._lock_wait_since < LOCK_WAIT_S else "thread"
 
     def _write_loop(self) -> None:
         writer = Conn(self.path, "FULL")  # FULL: the WAL is fsynced at every commit

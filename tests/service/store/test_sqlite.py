@@ -100,12 +100,13 @@ def test_a_stale_connection_is_retried_once_on_a_fresh_one(tmp_path: Path, monke
     asyncio.run(scenario())
 
 
-def test_records_of_one_loop_iteration_are_one_commit_made_on_the_loop(tmp_path: Path) -> None:
-    """Eight requests recording at once: one commit (one fsync), made on the event loop's own
-    thread while no other process holds the write lock and commits are fast."""
+def test_records_of_one_loop_iteration_are_one_commit_on_the_loop_or_for_many_by_the_writer(tmp_path: Path) -> None:
+    """Requests recording at once: one commit (one fsync), made on the event loop's own thread
+    for a small group (no other process holds the write lock, commits are fast), by the writer
+    thread for a larger one (the loop serves other requests meanwhile)."""
     import threading
 
-    from service.store.sqlite import SqliteFile
+    from service.store.sqlite import LOOP_MAX_GROUP, SqliteFile
 
     async def scenario() -> None:
         db = SqliteFile(tmp_path / "p.sqlite3", "predictions")
@@ -118,20 +119,66 @@ def test_records_of_one_loop_iteration_are_one_commit_made_on_the_loop(tmp_path:
 
         db._insert = counted  # type: ignore[method-assign]
         try:
-            records = [make_record(d) for d in range(8)]
-            await asyncio.gather(*(db.add([r]) for r in records))
-            assert calls == [(threading.main_thread().name, 8)]
-            assert [r.id for r in await db.recent(8)] == [r.id for r in reversed(records)]
+            small = [make_record(d) for d in range(LOOP_MAX_GROUP)]
+            await asyncio.gather(*(db.add([r]) for r in small))
+            large = [make_record(d) for d in range(LOOP_MAX_GROUP + 1)]
+            await asyncio.gather(*(db.add([r]) for r in large))
+            assert calls == [(threading.main_thread().name, len(small)), ("sqlite-predictions", len(large))]
+            records = small + large
+            assert [r.id for r in await db.recent(len(records))] == [r.id for r in reversed(records)]
         finally:
             await db.close()
 
     asyncio.run(scenario())
 
 
+def test_a_briefly_held_write_lock_keeps_the_commit_on_the_loop_and_gathers_what_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's commit holds the lock for a moment: the group waits on the loop (the loop
+    runs meanwhile), records added during the wait join it, and one commit on the loop takes all."""
+    import fcntl
+    import os
+    import threading
+
+    from service.store import sqlite
+    from service.store.sqlite import SqliteFile
+
+    monkeypatch.setattr(sqlite, "LOCK_WAIT_S", 5.0)  # "briefly" however slow the machine is
+
+    async def scenario() -> None:
+        path = tmp_path / "p.sqlite3"
+        db = SqliteFile(path, "predictions")
+        await db.start()
+        real, calls = db._insert, []
+
+        def counted(writer: object, rows: list[object]) -> None:
+            calls.append((threading.current_thread().name, len(rows)))
+            real(writer, rows)  # type: ignore[arg-type]
+
+        db._insert = counted  # type: ignore[method-assign]
+        other = os.open(path.with_name(path.name + ".lock"), os.O_RDWR)  # another worker's lock
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX)
+            first = asyncio.ensure_future(db.add([make_record(1)]))
+            await asyncio.sleep(0.05)
+            later = asyncio.ensure_future(db.add([make_record(2)]))
+            await asyncio.sleep(0.05)
+            assert not first.done() and calls == []  # waiting, and the loop ran meanwhile
+            fcntl.flock(other, fcntl.LOCK_UN)
+            await asyncio.wait_for(asyncio.gather(first, later), 10)
+            assert calls == [(threading.main_thread().name, 2)]
+        finally:
+            os.close(other)
+            await db.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp_path: Path) -> None:
-    """The loop never waits for another process's write: while the lock is held elsewhere, the
-    writer thread waits for it and commits. A slow commit on the loop sends the next ones to the
-    thread too, for a while."""
+    """The loop never waits long for another process's write: once the lock has been held for
+    LOCK_WAIT_S, the writer thread waits for it and commits. A slow disk (commits slow on average,
+    not one late fsync) sends the next commits to the thread too, for a while."""
     import fcntl
     import os
     import threading
@@ -152,10 +199,11 @@ def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp
 
         db._insert = noted  # type: ignore[method-assign]
         other = os.open(path.with_name(path.name + ".lock"), os.O_RDWR)  # another worker's lock
+        loop_thread = threading.main_thread().name
         try:
             fcntl.flock(other, fcntl.LOCK_EX)
             adding = asyncio.ensure_future(db.add([make_record(1)]))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(sqlite.LOCK_WAIT_S * 10)
             assert not adding.done()  # waits for the lock, but not on the loop (we ran meanwhile)
             fcntl.flock(other, fcntl.LOCK_UN)
             await asyncio.wait_for(adding, 10)
@@ -166,10 +214,17 @@ def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp
                 noted(writer, rows)
 
             db._insert = slow  # type: ignore[method-assign]
-            await db.add([make_record(2)])  # on the loop, but slow
-            await db.add([make_record(3)])  # so this one goes to the thread
-            assert threads[1:] == [threading.main_thread().name, "sqlite-predictions"]
-            assert len(await db.recent(10)) == 3
+            for n in range(2, 12):  # slow commits on the loop, until the average passes the limit
+                await db.add([make_record(n)])
+                if threads[-1] != loop_thread:
+                    break
+            on_loop = threads[1:-1]
+            assert len(on_loop) >= 2 and set(on_loop) == {loop_thread}  # one late commit is no slow disk
+            assert threads[-1] == "sqlite-predictions"
+            db._insert = noted  # type: ignore[method-assign]
+            await db.add([make_record(20)])  # fast again, but the thread keeps them for a while
+            assert threads[-1] == "sqlite-predictions"
+            assert len(await db.recent(20)) == len(threads)
         finally:
             os.close(other)
             await db.close()
