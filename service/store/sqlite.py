@@ -45,13 +45,14 @@ MAX_GROUP = 512
 # Requests whose records are committed together: each one's records and the future it awaits.
 Group = list[tuple[list[PredictionRecord], asyncio.Future[None]]]
 Job = tuple[Group, asyncio.AbstractEventLoop]
-# Commits are made right on the event loop: there one costs ~340 us of CPU, through the writer
-# thread ~690 (the wake-ups of the hand-off there and back; `bench/run --only commits`). The disk
-# counts as slow, and commits go to the writer thread for THREAD_FOR_S, once the moving average
-# of their wall times (weight SLOW_WEIGHT) passes SLOW_COMMIT_S: a slow disk is caught within a
-# few commits, a late fsync alone is not. Under load (2 workers, c=8) a commit takes ~0.3-1 ms;
-# of 2,500, 10 % took over 1 ms, 3 % over 2 ms, 0.4 % over 5 ms. (A single commit over 2 ms used
-# to send them all to the thread for 10 s, which under load came within seconds of the start.)
+# Commits are made right on the event loop: through the writer thread one costs 25-60 % more CPU
+# (the wake-ups of the hand-off there and back; one record: 238 against 381 us, four: 375 against
+# 475; `bench/run --only commits`). The disk counts as slow, and commits go to the writer thread
+# for THREAD_FOR_S, once the moving average of their wall times (weight SLOW_WEIGHT) passes
+# SLOW_COMMIT_S: a slow disk is caught within a few commits, a late fsync alone is not. Under load
+# (2 workers, c=8) a commit takes ~0.3-1 ms; of 2,500, 10 % took over 1 ms, 3 % over 2 ms, 0.4 %
+# over 5 ms. (A single commit over 2 ms used to send them all to the thread for 10 s, which under
+# load came within seconds of the start.)
 SLOW_COMMIT_S = 0.005
 SLOW_WEIGHT = 0.2
 THREAD_FOR_S = 10.0
