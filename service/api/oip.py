@@ -17,7 +17,14 @@ from starlette.responses import Response
 
 from service.api.access import PREDICT
 from service.api.answers import JSONResponse
-from service.api.oip_wire import MAX_TENSOR_BATCH, MODEL_NAME, MODEL_VERSION, InferRequest, infer_response
+from service.api.oip_wire import (
+    MAX_TENSOR_BATCH,
+    MODEL_NAME,
+    MODEL_VERSION,
+    UNCERTAIN,
+    InferRequest,
+    infer_response,
+)
 from service.api.state import Services, services
 from service.api.uploads import read_body
 from service.errors import ServiceError
@@ -92,7 +99,10 @@ async def metadata(request: Request) -> JSONResponse:
             "versions": [MODEL_VERSION],
             "platform": "onnxruntime_onnx",
             "inputs": [{"name": card.input.name, "datatype": "FP32", "shape": nhwc}],
-            "outputs": [{"name": card.output.name, "datatype": "FP32", "shape": [-1, len(card.labels)]}],
+            "outputs": [
+                {"name": card.output.name, "datatype": "FP32", "shape": [-1, len(card.labels)]},
+                {"name": UNCERTAIN, "datatype": "BOOL", "shape": [-1]},
+            ],
             "parameters": {
                 "model_card_version": card.version,
                 "accepted_input_shapes": [nhwc, flat],
@@ -117,7 +127,10 @@ async def config(request: Request) -> JSONResponse:
             "input": [
                 {"name": card.input.name, "data_type": "TYPE_FP32", "dims": [card.input.height, card.input.width, 1]}
             ],
-            "output": [{"name": card.output.name, "data_type": "TYPE_FP32", "dims": [len(card.labels)]}],
+            "output": [
+                {"name": card.output.name, "data_type": "TYPE_FP32", "dims": [len(card.labels)]},
+                {"name": UNCERTAIN, "data_type": "TYPE_BOOL", "dims": [1], "reshape": {"shape": []}},
+            ],
         }
     )
 
@@ -162,7 +175,7 @@ async def infer(request: Request) -> Response:
         application/octet-stream:
           schema: {type: string, format: binary}
     responses:
-      200: {description: "outputs: the probabilities [N,10], as JSON or binary"}
+      200: {description: "outputs: the probabilities [N,10] and uncertain [N] (BOOL), as JSON or binary"}
       400: {description: "bad JSON, header length, datatype, shape, data, or an unknown input or output name"}
       401: {description: "a token is needed to predict (when predict tokens are configured)"}
       403: {description: "this token may not predict"}
@@ -179,7 +192,8 @@ async def infer(request: Request) -> Response:
         body = await read_body(request, svc.settings)
         parsed = InferRequest.parse(body, request.headers.get("inference-header-content-length"), card)
         probs = await svc.predictor.predict_tensor(parsed.tensor, DOOR, svc.client_address(request))
-        content, headers = infer_response(parsed, probs, card)
+        uncertain = probs.max(axis=1) < svc.predictor.uncertain_below
+        content, headers = infer_response(parsed, probs, uncertain, card)
         ok = True
         return Response(content, headers=headers)
     finally:

@@ -18,6 +18,13 @@ MODEL_VERSION = "1"  # Triton's versions are numbers; the card's own version is 
 HEADER_LENGTH = "inference-header-content-length"
 MAX_TENSOR_BATCH = 1024
 FP32 = np.dtype("<f4")
+# The second output: for each image, whether the model's confidence is under the card's threshold
+# (the `uncertain` of every /v1 answer), as Triton's BOOL (one byte per element in binary).
+UNCERTAIN = "uncertain"
+
+
+def output_names(card: ModelCard) -> tuple[str, str]:
+    return card.output.name, UNCERTAIN
 
 
 def _bad(message: str, code: str = "bad_request") -> ServiceError:
@@ -51,7 +58,7 @@ class InferRequest:
 
     id: str | None
     tensor: np.ndarray  # float32 [N, H, W]
-    binary_output: bool  # the probabilities go back as raw bytes
+    outputs: tuple[tuple[str, bool], ...]  # the outputs asked for (all when none is named), binary or not
 
     @classmethod
     def parse(cls, body: bytes, header_length: str | None, card: ModelCard) -> InferRequest:
@@ -66,21 +73,23 @@ class InferRequest:
         params = head.get("parameters") or {}
         if not isinstance(params, dict):
             raise _bad("parameters must be an object")
-        binary_output = params.get("binary_data_output") is True
-        outputs = head.get("outputs", [])
-        if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        binary_output = params.get("binary_data_output") is True  # the default of every output
+        asked = head.get("outputs", [])
+        if not isinstance(asked, list) or not all(isinstance(o, dict) for o in asked):
             raise _bad("outputs must be a list of objects")
-        for out in outputs:
-            if out.get("name") != card.output.name:
-                raise _bad(
-                    f"unknown output {out.get('name')!r}: the model's output is {card.output.name!r}", "unknown_output"
-                )
+        names = output_names(card)
+        outputs = []
+        for out in asked:
+            if out.get("name") not in names:
+                known = ", ".join(names)
+                raise _bad(f"unknown output {out.get('name')!r}: the model's outputs are {known}", "unknown_output")
             out_params = out.get("parameters") or {}
-            if isinstance(out_params, dict) and "binary_data" in out_params:
-                binary_output = out_params["binary_data"] is True
+            binary_data = out_params.get("binary_data") if isinstance(out_params, dict) else None
+            outputs.append((str(out["name"]), binary_output if binary_data is None else binary_data is True))
         tensor = _tensor(spec, binary, card)
         request_id = head.get("id")
-        return cls(request_id if isinstance(request_id, str) else None, tensor, binary_output)
+        chosen = tuple(outputs) or tuple((name, binary_output) for name in names)
+        return cls(request_id if isinstance(request_id, str) else None, tensor, chosen)
 
 
 def _tensor(spec: dict[str, Any], binary: bytes, card: ModelCard) -> np.ndarray:
@@ -118,19 +127,27 @@ def _tensor(spec: dict[str, Any], binary: bytes, card: ModelCard) -> np.ndarray:
     return data.reshape(shape[0], h, w)
 
 
-def infer_response(request: InferRequest, probs: np.ndarray, card: ModelCard) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers: JSON, or a JSON header and the raw probabilities."""
-    output: dict[str, Any] = {"name": card.output.name, "datatype": "FP32", "shape": list(probs.shape)}
-    raw = b""
-    if request.binary_output:
-        raw = np.ascontiguousarray(probs, dtype=FP32).tobytes()
-        output["parameters"] = {"binary_data_size": len(raw)}
-    else:
-        output["data"] = probs.ravel().tolist()
-    body: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "outputs": [output]}
+def infer_response(
+    request: InferRequest, probs: np.ndarray, uncertain: np.ndarray, card: ModelCard
+) -> tuple[bytes, dict[str, str]]:
+    """The response body and its headers: JSON, or a JSON header and the raw tensors after it,
+    in the order of the outputs."""
+    tensors = {card.output.name: ("FP32", np.ascontiguousarray(probs, dtype=FP32)), UNCERTAIN: ("BOOL", uncertain)}
+    outputs, raw = [], []
+    for name, binary in request.outputs:
+        datatype, tensor = tensors[name]
+        output: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(tensor.shape)}
+        if binary:
+            data = np.ascontiguousarray(tensor).tobytes()
+            output["parameters"] = {"binary_data_size": len(data)}
+            raw.append(data)
+        else:
+            output["data"] = tensor.ravel().tolist()
+        outputs.append(output)
+    body: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION, "outputs": outputs}
     if request.id is not None:
         body["id"] = request.id
     head = json.dumps(body, separators=(",", ":")).encode()
     if not raw:
         return head, {"content-type": "application/json"}
-    return head + raw, {"content-type": "application/octet-stream", HEADER_LENGTH: str(len(head))}
+    return head + b"".join(raw), {"content-type": "application/octet-stream", HEADER_LENGTH: str(len(head))}

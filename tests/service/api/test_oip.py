@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from service.core.card import ModelCard
+from service.settings import default_card
 from train import mnist
 
 
@@ -40,6 +42,33 @@ def test_oip_infer(client: TestClient, digits: mnist.Split, flat: bool) -> None:
     assert out["id"] == "req-1" and out["model_name"] == "mnist"
     probs = np.asarray(out["outputs"][0]["data"]).reshape(out["outputs"][0]["shape"])
     assert probs.argmax(1).tolist() == digits.labels[:4].tolist()
+
+
+def blends(digits: mnist.Split, n: int) -> np.ndarray:
+    """Two different MNIST digits laid over each other at half ink each: pictures the model
+    should not be sure of, beside which the plain digits it is sure of."""
+    a, b = digits.images[:n].astype(np.float32), digits.images[n : 2 * n].astype(np.float32)
+    return (a + b) / 2 / 255.0
+
+
+def test_oip_infer_says_which_answers_are_uncertain(client: TestClient, digits: mnist.Split) -> None:
+    """Every answer carries `uncertain` (as /v1 does): a BOOL output [N], true where the model's
+    confidence is under the card's threshold; named outputs give only what was asked for."""
+    x = np.concatenate([digits.images[:8].astype(np.float32) / 255.0, blends(digits, 24)])
+    body = {"inputs": [{"name": "image", "shape": [len(x), 784], "datatype": "FP32", "data": x.ravel().tolist()}]}
+    out = client.post("/v2/models/mnist/infer", json=body).json()["outputs"]
+    assert [(o["name"], o["datatype"], o["shape"]) for o in out] == [
+        ("probabilities", "FP32", [len(x), 10]),
+        ("uncertain", "BOOL", [len(x)]),
+    ]
+    probs, uncertain = np.asarray(out[0]["data"]).reshape(len(x), 10), out[1]["data"]
+    threshold = ModelCard.load(default_card()).uncertain_below
+    assert uncertain == (probs.max(1) < threshold).tolist()
+    assert not any(uncertain[:8]) and any(uncertain[8:])  # sure of the digits, not of every blend
+    asked = client.post("/v2/models/mnist/infer", json=body | {"outputs": [{"name": "uncertain"}]}).json()
+    assert [o["name"] for o in asked["outputs"]] == ["uncertain"] and asked["outputs"][0]["data"] == uncertain
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["outputs"][1] == {"name": "uncertain", "datatype": "BOOL", "shape": [-1]}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from service.core.card import ModelCard
+from service.settings import default_card
 from tests.utils import running_service
 from train import mnist
 
@@ -56,12 +58,16 @@ def test_infer_with_the_clients_defaults_and_json(
 ) -> None:
     x = mnist_test.images[:batch].astype(np.float32) / 255.0
     x = x.reshape(batch, 784) if flat else x[..., None]
-    outputs = None if binary else [triton.InferRequestedOutput("probabilities", binary_data=False)]
+    names = ("probabilities", "uncertain")
+    outputs = None if binary else [triton.InferRequestedOutput(name, binary_data=False) for name in names]
     result = client.infer("mnist", _inputs(x, binary), outputs=outputs, request_id="r-1")
-    probs = result.as_numpy("probabilities")
+    probs, uncertain = result.as_numpy("probabilities"), result.as_numpy("uncertain")
     assert probs.shape == (batch, 10) and probs.dtype == np.float32
     assert probs.argmax(1).tolist() == mnist_test.labels[:batch].tolist()
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    assert uncertain.shape == (batch,) and uncertain.dtype == np.bool_
+    threshold = ModelCard.load(default_card()).uncertain_below
+    assert uncertain.tolist() == (probs.max(1) < threshold).tolist()
     assert result.get_response()["id"] == "r-1"
 
 
