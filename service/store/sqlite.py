@@ -45,9 +45,9 @@ MAX_GROUP = 512
 # Requests whose records are committed together: each one's records and the future it awaits.
 Group = list[tuple[list[PredictionRecord], asyncio.Future[None]]]
 Job = tuple[Group, asyncio.AbstractEventLoop]
-# Commits are made right on the event loop: through the writer thread one costs 25-60 % more CPU
-# (the wake-ups of the hand-off there and back; one record: 238 against 381 us, four: 375 against
-# 475; `bench/run --only commits`). The disk counts as slow, and commits go to the writer thread
+# Commits are made right on the event loop: through the writer thread one costs 33-55 % more CPU
+# (the wake-ups of the hand-off there and back; one record: 267 against 413 us, four: 411 against
+# 588; `bench/run --only commits`). The disk counts as slow, and commits go to the writer thread
 # for THREAD_FOR_S, once the moving average of their wall times (weight SLOW_WEIGHT) passes
 # SLOW_COMMIT_S: a slow disk is caught within a few commits, a late fsync alone is not. Under load
 # (2 workers, c=8) a commit takes ~0.3-1 ms; of 2,500, 10 % took over 1 ms, 3 % over 2 ms, 0.4 %
