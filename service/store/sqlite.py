@@ -46,13 +46,11 @@ MAX_GROUP = 512
 Group = list[tuple[list[PredictionRecord], asyncio.Future[None]]]
 Job = tuple[Group, asyncio.AbstractEventLoop]
 # Commits are made right on the event loop: through the writer thread one costs 33-55 % more CPU
-# (the wake-ups of the hand-off there and back; one record: 267 against 413 us, four: 411 against
-# 588; `bench/run --only commits`). The disk counts as slow, and commits go to the writer thread
-# for THREAD_FOR_S, once the moving average of their wall times (weight SLOW_WEIGHT) passes
-# SLOW_COMMIT_S: a slow disk is caught within a few commits, a late fsync alone is not. Under load
-# (2 workers, c=8) a commit takes ~0.3-1 ms; of 2,500, 10 % took over 1 ms, 3 % over 2 ms, 0.4 %
-# over 5 ms. (A single commit over 2 ms used to send them all to the thread for 10 s, which under
-# load came within seconds of the start.)
+# (the hand-off's wake-ups; one record: 267 against 413 us, four: 411 against 588; `bench/run
+# --only commits`). The disk counts as slow (commits go to the thread for THREAD_FOR_S) once the
+# moving average of commit times (weight SLOW_WEIGHT) passes SLOW_COMMIT_S, not at one late
+# fsync: under load (2 workers, c=8) 10 % of commits took over 1 ms, 3 % over 2 ms, 0.4 % over
+# 5 ms (one over 2 ms used to send all commits to the thread for 10 s, within seconds of load).
 SLOW_COMMIT_S = 0.005
 SLOW_WEIGHT = 0.2
 THREAD_FOR_S = 10.0
