@@ -33,29 +33,29 @@ STRAIGHT = 2.0
 CROSSING = 2
 
 
-def without_lines(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The ink mask with its ruled lines taken out (the mask itself when it has none); `box`: the
-    boxes of the mask's pieces (pieces.pieces), which the caller has anyway."""
+def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces (pieces.pieces: labels, boxes) of the ink mask with its ruled lines taken out:
+    the mask's own `labels` and `box`, which the caller has anyway, when it has none."""
     cols = np.flatnonzero(mask.any(axis=0))
     if cols.size == 0:
-        return mask
+        return labels, box
     core = mask & _long_runs(_spread(mask, SPREAD), max(8, int(CANDIDATE * (cols[-1] - cols[0] + 1))))
     if not core.any():
-        return mask
+        return labels, box
     # A line is longer than LONG digits are tall, the digits measured with the line (it merges
     # them into one tall piece) and again without it below (taking a digit's strokes for lines
     # would leave short pieces): the taller decides. Shorter stretches are no lines at all.
     need = LONG * pieces.digit_height(box)
-    labels, count = strokes.components(core)
-    spans = strokes.boxes(labels, count)
+    stretches, count = strokes.components(core)
+    spans = strokes.boxes(stretches, count)
     found = [i for i in range(1, count + 1) if spans[i, 3] - spans[i, 1] + 1 >= need]
     if not found:
-        return mask
+        return labels, box
     line = np.zeros_like(mask)
     longest = 0
     ys, xs = np.indices(mask.shape)
     for i in found:
-        y, x = np.nonzero(labels == i)
+        y, x = np.nonzero(stretches == i)
         slope, offset = np.polyfit(x, y, 1)
         # Its height in most columns (where a digit sits on it or crosses it, the digit adds to it).
         thickness = float(np.median(np.bincount(x - x.min())))
@@ -65,11 +65,10 @@ def without_lines(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
         longest = max(longest, int(x.max() - x.min() + 1))
     line &= mask
     rest = mask & ~line
-    kept: np.ndarray = rest | (line & _crossed(rest, line))
-    _, left = pieces.pieces(kept)
-    if left.shape[0] < 2 or longest < LONG * pieces.digit_height(left):
-        return mask
-    return kept
+    kept_labels, kept_box = pieces.pieces(rest | (line & _crossed(rest, line)))
+    if kept_box.shape[0] < 2 or longest < LONG * pieces.digit_height(kept_box):
+        return labels, box
+    return kept_labels, kept_box  # the pieces the line held together, apart
 
 
 def _shifted(mask: np.ndarray, rows: int, down: bool) -> np.ndarray:

@@ -242,10 +242,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(found.values)
     mask = pieces.ink_mask(ink, LEVEL)
-    labels, box = pieces.pieces(mask)
-    kept = lines.without_lines(mask, box)
-    if kept is not mask:  # a ruled line went: the pieces it held together come apart
-        labels, box = pieces.pieces(kept)
+    labels, box = lines.without_lines(mask, *pieces.pieces(mask))
     found_groups = pieces.groups(labels, box)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")

@@ -19,7 +19,8 @@ def _mask(data: bytes) -> np.ndarray:
 def test_a_number_without_lines_is_left_as_it_is(text: str, pen: int, gap: float) -> None:
     """Long bars and bases (a 7, a 2), touching and overlapping digits: no line is that long."""
     mask = _mask(png(written(text, pen=pen, gap=gap)[0]))
-    assert lines.without_lines(mask, pieces.pieces(mask)[1]) is mask
+    labels, box = pieces.pieces(mask)
+    assert lines.without_lines(mask, labels, box)[0] is labels
 
 
 def test_a_line_goes_and_the_strokes_crossing_it_stay_whole() -> None:
@@ -27,8 +28,8 @@ def test_a_line_goes_and_the_strokes_crossing_it_stay_whole() -> None:
     mask[98:102, :] = True  # the line, edge to edge
     for left in range(60, 700, 120):
         mask[40:160, left : left + 6] = True  # strokes crossing it, 120 px tall
-    kept = lines.without_lines(mask, pieces.pieces(mask)[1])
-    _, box = pieces.pieces(kept)
+    labels, box = lines.without_lines(mask, *pieces.pieces(mask))
+    kept = labels > 0
     assert box.shape[0] - 1 == 6  # the six strokes, each whole again
     assert all(tuple(int(v) for v in b) == (40, b[1], 159, b[1] + 5) for b in box[1:])
     assert not kept[98:102, :50].any() and not kept[98:102, 70:170].any()  # the line between them went
