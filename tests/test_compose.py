@@ -135,7 +135,9 @@ def test_compose_stack_end_to_end(docker_base: str, mnist_dir: Path) -> None:
         assert (row.filename, row.digit, row.door) == ("compose n°1.png", label, "v1")
         figures["rows_read_back"] = len(rows)
     finally:
-        logs = compose("logs", "--tail", "40", check=False)
+        # Printed, so a failure's report shows them (pytest shows a passing test's output only with -s).
+        logs = compose("ps", check=False) + compose("logs", "--tail", "60", check=False)
+        print(logs)
         compose("down", "-v", "--remove-orphans", timeout=300, check=False)
     label_filter = f"label=com.docker.compose.project={project}"
     assert _docker("ps", "-a", "-q", "--filter", label_filter) == "", logs
@@ -218,7 +220,9 @@ def test_compose_cluster_profile(docker_base: str, mnist_dir: Path) -> None:
             cluster.shutdown()
         assert ids == set(answered)
     finally:
-        logs = _compose(env, *cluster_profile, "logs", "--tail", "30", check=False)
+        logs = _compose(env, *cluster_profile, "ps", check=False)
+        logs += _compose(env, *cluster_profile, "logs", "--tail", "30", check=False)
+        print(logs)
         _compose(env, *cluster_profile, "down", "-v", "--remove-orphans", timeout=300, check=False)
     label_filter = f"label=com.docker.compose.project={project}"
     assert _docker("ps", "-a", "-q", "--filter", label_filter) == "", logs

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -80,14 +81,25 @@ def make_record(n: int, door: str = "v1") -> PredictionRecord:
     )
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (32768 unless tuned)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(*also: str) -> int:
-    """A port free on 127.0.0.1, and on each of the `also` addresses too."""
+    """A port free on 127.0.0.1, and on each of the `also` addresses too. Chosen at random below
+    the kernel's ephemeral range: a port from that range (what binding port 0 gives) may be taken
+    by any outgoing connection before the server binds it -- Cassandra's, the driver's, a health
+    check's -- and a server that waits minutes for its dependencies (the compose stack) then
+    cannot bind at all (CI on 8415153: the service never became ready on port 39677)."""
+    top = _ephemeral_floor()
     while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
+        port = random.randrange(max(1024, top - 12000), top)
         try:
-            for address in also:
+            for address in ("127.0.0.1", *also):
                 with socket.socket() as s:
                     s.bind((address, port))
         except OSError:
@@ -99,7 +111,7 @@ def wait_ready(
     url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None, any_answer: bool = False
 ) -> float:
     """Poll `url` until it answers 200 (with `any_answer`, anything below 500); returns the seconds it took."""
-    started = time.monotonic()
+    started, last = time.monotonic(), "none"
     while time.monotonic() - started < timeout:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
@@ -110,10 +122,11 @@ def wait_ready(
         except urllib.error.HTTPError as exc:
             if any_answer and exc.code < 500:
                 return time.monotonic() - started
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+            last = f"HTTP {exc.code}: {exc.read()[:500]!r}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = repr(exc)
         time.sleep(0.05)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
+    raise TimeoutError(f"{url} not ready after {timeout} s; the last answer: {last}")
 
 
 @contextmanager
