@@ -64,10 +64,6 @@ LOCK_WAIT_S = 0.02
 LOOP_MAX_GROUP = 4
 
 
-def _rows(group: Group) -> list[tuple[Any, ...]]:
-    return [to_values(r, CODEC) for records, _ in group for r in records]
-
-
 def _settle_all(group: Group, error: BaseException | None) -> None:
     for _, fut in group:
         settle(fut, None, error)
@@ -164,7 +160,7 @@ class SqliteFile:
             self._queue.put((group, loop))  # the writer commits them and settles the futures
             return
         started = time.monotonic()
-        error = self._commit(self._inline, _rows(group))
+        error = self._commit(self._inline, [group])
         self._commit_s += SLOW_WEIGHT * (time.monotonic() - started - self._commit_s)
         if self._commit_s > SLOW_COMMIT_S:
             self._thread_until = time.monotonic() + THREAD_FOR_S
@@ -180,11 +176,11 @@ class SqliteFile:
             return "thread"
         try:
             _, lock = self._inline.get()
+            if lock.try_lock():
+                return "loop"
         except DB_ERRORS:
             self._inline.drop()
             return "thread"  # the writer thread reports the failure, once
-        if lock.try_lock():
-            return "loop"
         if self._lock_wait_since is None:
             self._lock_wait_since = now
         return "wait" if now - self._lock_wait_since < LOCK_WAIT_S else "thread"
@@ -197,7 +193,7 @@ class SqliteFile:
                 if item is None:
                     return
                 jobs, stop = self._gather(item)
-                error = self._commit(writer, [row for group, _ in jobs for row in _rows(group)])
+                error = self._commit(writer, [group for group, _ in jobs])
                 for group, loop in jobs:
                     loop.call_soon_threadsafe(_settle_all, group, error)
                 if stop:
@@ -217,9 +213,10 @@ class SqliteFile:
             jobs.append(nxt)
         return jobs, False
 
-    def _commit(self, writer: Conn, rows: list[tuple[Any, ...]]) -> StoreUnavailable | None:
+    def _commit(self, writer: Conn, groups: list[Group]) -> StoreUnavailable | None:
         opened_before = writer.conn is not None
         try:
+            rows = [to_values(r, CODEC) for group in groups for records, _ in group for r in records]
             try:
                 self._insert(writer, rows)
             except DB_ERRORS:
@@ -229,12 +226,13 @@ class SqliteFile:
                 if not opened_before:
                     raise
                 self._insert(writer, rows)
-        except DB_ERRORS as exc:
+        except Exception as exc:  # the disk's, or a bug's (with its trace): these requests fail, not the store
             writer.drop()
             self.write_failures += 1
             message = str(exc) or type(exc).__name__
             if message != self.last_write_error:  # one line per new kind of failure, not per request
-                log.error("cannot record in %s (%s): %s", self.path, self.table, message)
+                bug = not isinstance(exc, DB_ERRORS)
+                log.error("cannot record in %s (%s): %s", self.path, self.table, message, exc_info=bug)
             self.last_write_error = message
             return StoreUnavailable(f"the prediction could not be recorded: {message}")
         if self.last_write_error is not None:

@@ -117,6 +117,42 @@ def test_a_stale_connection_is_retried_once_on_a_fresh_one(tmp_path: Path, monke
     asyncio.run(scenario())
 
 
+def test_a_bug_in_a_commit_fails_only_its_requests_on_the_loop_and_on_the_writer_thread(tmp_path: Path) -> None:
+    """An exception that is no disk error (a bug) inside a commit: the requests of that commit get
+    StoreUnavailable (not a future left waiting forever), the writer thread lives on, and the next
+    records are committed on either path."""
+    from service.errors import StoreUnavailable
+    from service.store.sqlite import LOOP_MAX_GROUP
+
+    async def scenario() -> None:
+        db = SqliteFile(tmp_path / "p.sqlite3", "predictions")
+        await db.start()
+        real, calls = db._insert, []
+
+        def buggy(writer: object, rows: list[object]) -> None:
+            calls.append((threading.current_thread().name, len(rows)))
+            if len(calls) in (1, 3):
+                raise KeyError("a bug")
+            real(writer, rows)  # type: ignore[arg-type]
+
+        db._insert = buggy  # type: ignore[method-assign]
+        try:
+            with pytest.raises(StoreUnavailable, match="a bug"):
+                await asyncio.wait_for(db.add([make_record(1)]), 10)  # on the loop
+            await db.add([make_record(2)])
+            large = [make_record(d) for d in range(LOOP_MAX_GROUP + 1)]
+            failed = await asyncio.wait_for(asyncio.gather(*(db.add([r]) for r in large), return_exceptions=True), 10)
+            assert all(isinstance(f, StoreUnavailable) for f in failed)  # one commit, by the writer
+            await asyncio.wait_for(asyncio.gather(*(db.add([r]) for r in large)), 10)
+            assert [name for name, _ in calls] == [LOOP, LOOP, WRITER, WRITER]
+            assert db.writer_alive and db.write_failures == 2
+            assert len(await db.recent(100)) == 1 + len(large)
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())
+
+
 def test_records_of_one_loop_iteration_are_one_commit_on_the_loop_or_for_many_by_the_writer(tmp_path: Path) -> None:
     """Requests recording at once: one commit (one fsync), made on the event loop's own thread
     for a small group (no other process holds the write lock, commits are fast), by the writer
