@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.inputs import Upload
-from bench.peers import System, _point
+from bench.peers import System, measure_point
 from bench.report import Report, Result
 from bench.spec import RunSpec
 from tests.utils import ROOT, free_port, running
@@ -59,7 +59,7 @@ def against(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path
             for k in range(spec.rounds):
                 for c in CONCURRENCIES:
                     for system in systems if k % 2 == 0 else systems[::-1]:
-                        results.append(_point(system, inputs[SCENARIO], SCENARIO, c, spec))
+                        results.append(measure_point(system, inputs[SCENARIO], SCENARIO, c, spec))
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(checkout)], check=False)
     report.results += results

@@ -77,7 +77,9 @@ def _machine() -> tuple[float, float]:
     return total - idle, total
 
 
-def _point(system: System, upload: Upload, scenario: str, concurrency: int, spec: RunSpec) -> Result:
+def measure_point(system: System, upload: Upload, scenario: str, concurrency: int, spec: RunSpec) -> Result:
+    """One load point against a running system: wrk at `concurrency`, with the CPU its whole process
+    tree spent (the parts that compare systems side by side all measure through this)."""
     mode = "multipart" if scenario.endswith("-form") else "raw"
     target = Target(system.name, scenario, system.url, upload, mode)
     wrk(target, concurrency, spec.warmup_s, spec.max_requests)
@@ -214,7 +216,7 @@ def peers(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path) 
                 for c in concurrencies:
                     for system in order:
                         for scenario in system.scenarios:
-                            measured.append(_point(system, inputs["png28"], scenario, c, spec))
+                            measured.append(measure_point(system, inputs["png28"], scenario, c, spec))
     finally:
         node.stop()
     for system, scenario, c in sorted({(r.system, r.scenario, r.concurrency) for r in measured}):

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.inputs import Upload
-from bench.peers import System, _point
+from bench.peers import System, measure_point
 from bench.report import Report, Result
 from bench.spec import BENCH, RunSpec
 from tests.utils import ROOT, free_port, running
@@ -45,7 +45,7 @@ def recording_cost(report: Report, spec: RunSpec, inputs: dict[str, Upload], wor
             systems.append(System(f"this service, 1 worker, {name}", url + "/v1/predict", proc.pid, ("png28",)))
         for k in range(ROUNDS):
             for system in systems if k % 2 == 0 else systems[::-1]:
-                results.append(_point(system, inputs["png28"], "png28", CONCURRENCY, spec))
+                results.append(measure_point(system, inputs["png28"], "png28", CONCURRENCY, spec))
 
     def median(system: System, key: str) -> float:
         return statistics.median(getattr(r, key) for r in results if r.system == system.name)
