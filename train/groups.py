@@ -7,6 +7,7 @@ height in 28x56 (service/core/groups.py): 10 single digits, 100 pairs, "3+" -- H
 
     mnist-groups --out models                # ~25 min on 2 cores: train, convert, card
     mnist-groups --out /tmp/g --smoke        # ~1 min
+    mnist-groups --out /tmp/g --epochs 8     # a longer schedule, to compare (not the shipped model)
 
 Training data is made here from MNIST *training* digits (the numbers set the card reports on is
 made from *test* digits): pairs that touch or overlap, singles, triples; slanted, tilted, drawn
@@ -198,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     add_data_args(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "models")
     parser.add_argument("--work", type=Path, default=Path("artifacts/groups"), help="intermediate files")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"training epochs (default {EPOCHS})")
     parser.add_argument("--smoke", action="store_true", help="1 epoch on 1,500 groups (~1 min)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    epochs, counts = (1, {1: 500, 2: 800, 3: 200}) if args.smoke else (EPOCHS, COUNTS)
+    epochs, counts = (1, {1: 500, 2: 800, 3: 200}) if args.smoke else (args.epochs, COUNTS)
     try:
         data_dir = mnist.resolve_data_dir(args.data, args.download, args.cache)
         train(data_dir, args.work, epochs, counts)

@@ -9,7 +9,9 @@ Real uploads come in families, and each family below is one way people send digi
   with a felt-tip marker;
 - european-1 and crossed-7: hands MNIST hardly has (see train.hands);
 - closed-4 and open-9: the rarer forms of 4 and 9, MNIST's own (picked by their holes), photographed;
-- edge: photos cropped so tightly that the digit touches the picture's edge.
+- edge: photos cropped so tightly that the digit touches the picture's edge;
+- ruled: photos of a digit on lined or squared paper, or beside a margin line, the lines running
+  across the whole picture.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from train import hands, mnist
 
@@ -78,11 +80,16 @@ def hairline(digit: np.ndarray, size: int, rng: np.random.Generator) -> Image.Im
 
 
 def render(
-    digit: np.ndarray, rng: np.random.Generator, ink: Ink = bicubic, edge: bool = False, max_blur: float = 6.0
+    digit: np.ndarray,
+    rng: np.random.Generator,
+    ink: Ink = bicubic,
+    edge: bool = False,
+    max_blur: float = 6.0,
+    ruled: bool = False,
 ) -> tuple[bytes, str]:
     """One MNIST frame (uint8 28x28, white on black) -> an encoded photo-like picture.
     edge: the digit's ink touches one or two sides of the picture. max_blur: the camera's blur
-    (a Gaussian's sigma in pixels) at most."""
+    (a Gaussian's sigma in pixels) at most. ruled: on ruled paper (`rule_paper`)."""
     canvas = int(rng.integers(64, 801))
     # The digit's 28-px frame covers 35-90 % of the shorter canvas side.
     frame_px = max(28, int(canvas * rng.uniform(0.35, 0.9)))
@@ -103,7 +110,33 @@ def render(
         if side == 2:
             x = width - box[2]
     mask.paste(drawn, (x, y))
+    if ruled:
+        mask = rule_paper(mask, frame_px * 20 / 28, rng)  # the digit is 20 px of its 28-px frame
     return photograph(mask, rng, max_blur)
+
+
+PAPERS = ("lined", "squared", "margin")
+
+
+def rule_paper(mask: Image.Image, digit_px: float, rng: np.random.Generator) -> Image.Image:
+    """The ink mask on ruled paper: the lines of lined paper (1-1.6 digits apart) or of squared
+    paper (0.45-0.7 digits), or a margin line, edge to edge, a little askew, 2-5 % of the digit's
+    height wide, as faint as a printed rule or as dark as the pen (the pen's ink stays on top)."""
+    style = PAPERS[int(rng.integers(0, len(PAPERS)))]
+    width = max(1, round(digit_px * rng.uniform(0.02, 0.05)))
+    level = int(rng.uniform(0.35, 1.0) * 255)
+    tilt = float(np.tan(np.radians(rng.uniform(-1.5, 1.5))))
+    step = digit_px * (rng.uniform(1.0, 1.6) if style == "lined" else rng.uniform(0.45, 0.7))
+    w, h = mask.size
+    paper = Image.new("L", mask.size, 0)
+    draw = ImageDraw.Draw(paper)
+    if style != "margin":
+        for row in np.arange(rng.uniform(0, step) - tilt * w, h + abs(tilt) * w, step):
+            draw.line([(0, row), (w, row + tilt * w)], fill=level, width=width)
+    columns = [rng.uniform(0.03, 0.2) * w] if style == "margin" else np.arange(rng.uniform(0, step), w, step)
+    for col in columns if style != "lined" else []:
+        draw.line([(col, 0), (col - tilt * h, h)], fill=level, width=width)
+    return ImageChops.lighter(mask, paper)
 
 
 def photograph(mask: Image.Image, rng: np.random.Generator, max_blur: float = 6.0) -> tuple[bytes, str]:
@@ -207,6 +240,10 @@ def _edge(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, edge=True)
 
 
+def _ruled(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(digit, rng, ruled=True)
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -226,6 +263,7 @@ FAMILIES = (
     Family("edge", 200, _edge),
     Family("closed-4", 100, _photo, label=4, holes=1),
     Family("open-9", 100, _photo, label=9, holes=0),
+    Family("ruled", 300, _ruled),
 )
 
 

@@ -240,7 +240,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
-    ink = strokes.without_specks(found.values)
+    ink = strokes.without_specks(lines.across(found.values, LEVEL))  # lines across the picture
     mask = pieces.ink_mask(ink, LEVEL)
     labels, box = lines.without_lines(mask, *pieces.pieces(mask))
     found_groups = pieces.groups(labels, box)

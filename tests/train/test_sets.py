@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-from service.core import framing, strokes
+from service.core import decode, framing, strokes
 from train import hands, mnist, nondigits, numbers, uploadlike
 
 
@@ -30,6 +30,18 @@ def test_every_family_is_deterministic_and_labelled(mnist_test: mnist.Split) -> 
     # Adding families changes nothing of the photo family (its own random stream).
     photos = uploadlike.generate(mnist_test, 20)
     assert [d for _, d, _ in photos] == [d for n, d, _ in first if uploadlike.family_of(n) == "photo"]
+
+
+def test_ruled_paper_runs_lines_across_the_whole_picture(mnist_test: mnist.Split) -> None:
+    """Each picture of the ruled family has ink in (nearly) every column or every row: the paper's
+    lines, edge to edge; the digit alone covers far less (the photo family's do not)."""
+
+    def spans(data: bytes) -> bool:
+        lit = framing.ink_of(decode.decode(data))[0].values > 0.05
+        return bool(lit.any(axis=0).mean() > 0.9 or lit.any(axis=1).mean() > 0.9)
+
+    assert all(spans(data) for _, data, _ in uploadlike.generate(mnist_test, 50, families=("ruled",)))
+    assert not any(spans(data) for _, data, _ in uploadlike.generate(mnist_test, 15))
 
 
 def test_mouse_drawings_are_thin_lines_on_large_canvases(mnist_test: mnist.Split) -> None:
