@@ -81,6 +81,9 @@ def make_record(n: int, door: str = "v1") -> PredictionRecord:
     )
 
 
+_GIVEN: set[int] = set()  # the ports free_port has handed out in this process
+
+
 def _ephemeral_floor() -> int:
     """The lowest port the kernel hands to outgoing connections (32768 unless tuned)."""
     try:
@@ -98,12 +101,15 @@ def free_port(*also: str) -> int:
     top = _ephemeral_floor()
     while True:
         port = random.randrange(max(1024, top - 12000), top)
+        if port in _GIVEN:  # free now, but another caller may be about to bind it
+            continue
         try:
             for address in ("127.0.0.1", *also):
                 with socket.socket() as s:
                     s.bind((address, port))
         except OSError:
             continue
+        _GIVEN.add(port)
         return port
 
 
