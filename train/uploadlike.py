@@ -11,7 +11,8 @@ Real uploads come in families, and each family below is one way people send digi
 - closed-4 and open-9: the rarer forms of 4 and 9, MNIST's own (picked by their holes), photographed;
 - edge: photos cropped so tightly that the digit touches the picture's edge;
 - ruled: photos of a digit on lined or squared paper, or beside a margin line, the lines running
-  across the whole picture.
+  across the whole picture;
+- desk: photos of the sheet lying on a darker desk, which shows at one to four sides.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -244,6 +245,23 @@ def _ruled(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, ruled=True)
 
 
+def _desk(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A photo of the sheet lying on a darker desk, which shows at one to four sides."""
+    data, _ = render(digit, rng)
+    photo = Image.open(io.BytesIO(data)).convert("RGBA")  # a drawing app's transparent export: on white paper
+    sheet = Image.alpha_composite(Image.new("RGBA", photo.size, (255, 255, 255, 255)), photo).convert("RGB")
+    colour = tuple(int(c) for c in rng.uniform(20, 120, 3))
+    width, height = int(sheet.width * rng.uniform(1.1, 1.5)), int(sheet.height * rng.uniform(1.1, 1.5))
+    grain = rng.normal(0.0, 6.0, (height, width, 1))
+    desk = Image.fromarray(np.clip(np.asarray(colour, np.float32) + grain, 0, 255).astype(np.uint8), mode="RGB")
+    x = 0 if rng.random() < 0.25 else int(rng.integers(0, width - sheet.width + 1))  # the desk at one side only
+    y = int(rng.integers(0, height - sheet.height + 1))
+    desk.paste(sheet.rotate(float(rng.uniform(-5, 5)), fillcolor=colour), (x, y))
+    buf = io.BytesIO()
+    desk.save(buf, format="JPEG", quality=int(rng.integers(60, 96)))
+    return buf.getvalue(), "jpg"
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -264,6 +282,7 @@ FAMILIES = (
     Family("closed-4", 100, _photo, label=4, holes=1),
     Family("open-9", 100, _photo, label=9, holes=0),
     Family("ruled", 300, _ruled),
+    Family("desk", 200, _desk),
 )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import lines
+from service.core import lines, paper
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -256,6 +256,8 @@ def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
     """The picture's ink at a working size of at most `side` px, and that size over the picture's."""
     work = _shrink(decoded.image, side)
     grey = to_grey(work, background=255)
+    if min(grey.shape) >= paper.MIN_SIDE:  # a desk around the sheet is no ink
+        grey = paper.on_sheet(grey, _otsu(_sample(grey)))
     try:
         ink = normalise(grey)
     except BlankImage:

@@ -44,6 +44,17 @@ def test_ruled_paper_runs_lines_across_the_whole_picture(mnist_test: mnist.Split
     assert not any(spans(data) for _, data, _ in uploadlike.generate(mnist_test, 15))
 
 
+def test_a_desk_shows_along_a_side_of_every_desk_photo(mnist_test: mnist.Split) -> None:
+    """The sheet lies over the picture's centre (it is at least 2/3 of each side; the digit may
+    too: its paper is the brightest there); the desk, darker, shows all along one side at least."""
+    for _, data, _ in uploadlike.generate(mnist_test, 50, families=("desk",)):
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32)
+        h, w = grey.shape
+        centre = grey[h // 2 - h // 10 : h // 2 + h // 10 + 1, w // 2 - w // 10 : w // 2 + w // 10 + 1]
+        paper = np.percentile(centre, 90)
+        assert max(float(np.mean(side < paper - 30)) for side in (grey[0], grey[-1], grey[:, 0], grey[:, -1])) > 0.95
+
+
 def test_mouse_drawings_are_thin_lines_on_large_canvases(mnist_test: mnist.Split) -> None:
     files = uploadlike.generate(mnist_test, 50, families=("mouse",))
     for _, data, _ in files:
