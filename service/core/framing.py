@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import lines, paper
+from service.core import lines, paper, pieces
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -24,10 +24,6 @@ CENTRE = 14.0
 # Statistics (percentiles, thresholds) are taken on at most this many pixels: plenty for a
 # histogram, and their cost no longer grows with the picture.
 STAT_SAMPLES = 16_384
-# Ruled lines crossing the picture (lined or squared paper) are found in the ink above this level
-# (the reader's, reading.LEVEL) and taken out before framing: lines far above or below the digit
-# stretched its box, lines through it became strokes.
-LINE_LEVEL = 0.35
 
 
 class BlankImage(ServiceError):
@@ -274,7 +270,9 @@ def prepare_image(decoded: Decoded) -> Prepared:
     if ink.mnist_framed:
         pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8)
     else:
-        pixels = frame(lines.across(ink.values, LINE_LEVEL))
+        # Ruled lines across the picture go first: far above or below the digit they stretched its
+        # box, through it they became strokes.
+        pixels = frame(lines.across(ink.values, pieces.LEVEL))
     return Prepared(
         pixels=pixels,
         width=decoded.width,

@@ -104,7 +104,8 @@ def across(ink: np.ndarray, level: float) -> np.ndarray:
         return ink
     bands_h, bands_v = _union(across_rows, mask.shape), _union(across_cols, mask.T.shape).T
     gone = _lines_alone(across_rows, mask & ~bands_v) | _lines_alone(across_cols, (mask & ~bands_h).T).T
-    rest = pieces.ink_mask(np.where(gone, np.float32(0.0), ink), level)
+    cleaned = np.where(gone, np.float32(0.0), ink).astype(ink.dtype)
+    rest = pieces.ink_mask(cleaned, level)
     rows, cols = np.flatnonzero(rest.any(axis=1)), np.flatnonzero(rest.any(axis=0))
     if rows.size == 0:
         return ink
@@ -116,7 +117,7 @@ def across(ink: np.ndarray, level: float) -> np.ndarray:
         for _, first, last, thickness in found:
             if not (first + BEYOND * side <= lo and hi <= last - BEYOND * side and thickness <= THIN * pen):
                 return ink
-    return np.where(gone, np.float32(0.0), ink).astype(ink.dtype)
+    return cleaned
 
 
 def _union(found: list[tuple[np.ndarray, int, int, float]], shape: tuple[int, ...]) -> np.ndarray:

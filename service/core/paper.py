@@ -44,9 +44,7 @@ def on_sheet(grey: np.ndarray, threshold: float) -> np.ndarray:
     border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
     if border.mean() >= BORDER or np.count_nonzero(bright) < SHEET * grey.size:  # paper all round; no sheet
         return grey
-    labels, count = strokes.components(bright)
-    if count == 0:
-        return grey
+    labels, count = strokes.components(bright)  # a piece at least: a quarter of the picture is bright
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
     sheet = labels == int(np.argmax(sizes))

@@ -13,6 +13,9 @@ import numpy as np
 
 from service.core import strokes
 
+# Binarisation of the ink for its pieces (ink is [0, 1]; framing keeps the faint edges anyway); a
+# single digit's picture is judged for ruled lines at the same level (framing).
+LEVEL = 0.35
 # Underlines: flat (height under this fraction of the digits') and wider than a digit.
 FLAT = 0.3
 # Dots and flecks: both sides under this fraction of the digits' height.

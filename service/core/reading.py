@@ -29,8 +29,6 @@ from service.errors import ServiceError
 # The working size: a number is wider than a digit, and each digit still needs ~40 px or more.
 READ_SIDE = 768
 MAX_DIGITS = 12
-# Binarisation of the ink for its pieces (ink is [0, 1]; framing keeps the faint edges anyway).
-LEVEL = 0.35
 # A part of a cut piece is at least this wide for its height (MNIST's 1s: 1st percentile 0.15,
 # median 0.40; other digits: medians 0.7-0.95).
 MIN_PART_ASPECT = 0.3
@@ -127,7 +125,7 @@ class Segmented:
 def _part(ink: np.ndarray, left: int, right: int, scale: float) -> tuple[np.ndarray, Box] | None:
     """The frame and the picture-coordinate box of ink[:, left:right], or None if it holds none."""
     piece = ink[:, left:right]
-    lit = piece > LEVEL
+    lit = piece > pieces.LEVEL
     if np.count_nonzero(lit) < strokes.SPECK_PX:
         return None
     rows = np.flatnonzero(lit.any(axis=1))
@@ -176,8 +174,8 @@ def _cuts(profile: np.ndarray, parts: int) -> list[list[int]]:
 def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     """Ways to read one group's ink (already only that group's): as one digit, or as 2..MAX_PARTS
     touching digits, as its width allows."""
-    cols = np.flatnonzero((ink > LEVEL).any(axis=0))
-    rows = np.flatnonzero((ink > LEVEL).any(axis=1))
+    cols = np.flatnonzero((ink > pieces.LEVEL).any(axis=0))
+    rows = np.flatnonzero((ink > pieces.LEVEL).any(axis=1))
     left, right = int(cols[0]), int(cols[-1]) + 1
     aspect = (right - left) / max(int(rows[-1]) - int(rows[0]) + 1, 1)
     # Always as one digit; as k touching digits when each would still be as wide as a digit, and
@@ -186,7 +184,7 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
         1,
         *(k for k in range(2, MAX_PARTS + 1) if aspect / k >= MIN_PART_ASPECT or (k == 2 and aspect >= NARROW_PAIR)),
     ]
-    profile = (ink[:, left:right] > LEVEL).sum(axis=0).astype(np.float32)
+    profile = (ink[:, left:right] > pieces.LEVEL).sum(axis=0).astype(np.float32)
     options = []
     # Ways of cutting share parts (the first part of every 3-way cut at the same column): each
     # part is framed once (on the numbers set, 37 % of the parts were repeats).
@@ -240,8 +238,8 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
-    ink = strokes.without_specks(lines.across(found.values, LEVEL))  # lines across the picture
-    mask = pieces.ink_mask(ink, LEVEL)
+    ink = strokes.without_specks(lines.across(found.values, pieces.LEVEL))  # lines across the picture
+    mask = pieces.ink_mask(ink, pieces.LEVEL)
     labels, box = lines.without_lines(mask, *pieces.pieces(mask))
     found_groups = pieces.groups(labels, box)
     if not found_groups:

@@ -18,7 +18,7 @@ from tests.handwriting import png, written
 
 def _mask(data: bytes) -> np.ndarray:
     found, _ = framing.ink_of(decode.decode(data, work_side=reading.READ_SIDE), reading.READ_SIDE)
-    return pieces.ink_mask(strokes.without_specks(found.values), reading.LEVEL)
+    return pieces.ink_mask(strokes.without_specks(found.values), pieces.LEVEL)
 
 
 @pytest.mark.parametrize(("text", "pen", "gap"), [("7", 8, 0.3), ("2727", 6, 0.1), ("5412", 3, -0.05), ("77", 12, 0.0)])
@@ -96,10 +96,10 @@ def test_a_tightly_cropped_digit_keeps_the_strokes_that_span_its_picture(text: s
     img, _ = written(text, pen=12, margin=0)
     img = img.crop(ImageChops.invert(img).getbbox())
     ink, _ = framing.ink_of(decode.decode(png(img)))
-    assert lines.across(ink.values, framing.LINE_LEVEL) is ink.values
+    assert lines.across(ink.values, pieces.LEVEL) is ink.values
 
 
 def test_a_digit_without_lines_is_left_as_it_is() -> None:
     img, _ = written("8", pen=6, margin=40)
     ink, _ = framing.ink_of(decode.decode(png(img)))
-    assert lines.across(ink.values, framing.LINE_LEVEL) is ink.values
+    assert lines.across(ink.values, pieces.LEVEL) is ink.values
