@@ -39,6 +39,8 @@ async def open_store(settings: Settings, metrics: Metrics) -> PredictionStore:
             "keyspace": settings.cassandra_keyspace,
             "contact_points": list(settings.cassandra_contact_points),
         }
-        store = RelayedStore(Outbox(path), sink, metrics, where, settings.cassandra_strict_startup)
+        store = RelayedStore(
+            Outbox(path), sink, metrics, where, settings.cassandra_strict_startup, settings.cassandra_connect_timeout_s
+        )
     await store.start()
     return store

@@ -10,6 +10,7 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException, InvalidRequest, OperationTimedOut
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.connection import ConnectionException, ConnectionShutdown
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, RetryPolicy, TokenAwarePolicy
 from cassandra.query import SimpleStatement
 
@@ -17,7 +18,7 @@ from service.settings import Settings, parse_replication
 from service.store.record import ADDED_FIELDS
 
 IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
-DRIVER_ERRORS = (DriverException, NoHostAvailable, OSError)
+DRIVER_ERRORS = (DriverException, NoHostAvailable, ConnectionException, OSError)
 # DDL cannot take bind markers. The keyspace name and replication map are validated
 # identifiers and numbers (settings.validate and _replication_cql), never free text.
 KEYSPACE_DDL = "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
@@ -74,8 +75,9 @@ class CassandraUnreachable(CassandraStartupError):
     """No node answered at all (refused, timed out): down or not reachable yet -- not a wrong setting."""
 
 
-# What a node that is down or out of reach looks like to the driver (per host, in NoHostAvailable).
-_DOWN = (OSError, OperationTimedOut)
+# What a node that is down or out of reach looks like to the driver (per host, in NoHostAvailable);
+# a node killed while the driver reads the schema resets the connection: ConnectionShutdown.
+_DOWN = (OSError, OperationTimedOut, ConnectionShutdown)
 
 
 def unreachable(exc: BaseException) -> bool:

@@ -9,13 +9,15 @@ is connected. `strict` start-up refuses to start instead."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.store.cassandra_schema import CassandraStartupError
+from service.store.cassandra_schema import CassandraStartupError, CassandraUnreachable
 from service.store.cassandra_sink import CassandraSink
 from service.store.outbox import Outbox
 from service.store.record import PredictionRecord, StoreHealth
@@ -26,6 +28,13 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 10.0
+# The most one connect attempt may take, per connect timeout: the driver waits on its pools'
+# futures without a timeout of its own, so a connect that a dying node leaves half-made must not
+# hold the service off Cassandra for good. A legitimate attempt is a control connection per contact
+# point (each up to the connect timeout) plus, the first time, the schema's DDL and agreement
+# waits; one that outlives this is left and a fresh one started.
+ATTEMPT_TIMEOUTS = 6
+MIN_ATTEMPT_S = 60.0
 
 
 class RelayedStore:
@@ -39,12 +48,14 @@ class RelayedStore:
         metrics: Metrics,
         where: dict[str, object],
         strict: bool = False,
+        connect_timeout_s: float = 10.0,
     ) -> None:
         self.outbox = outbox
         self._connect = connect
         self.metrics = metrics
         self.where = where  # keyspace and contact points, for /readyz
         self.strict = strict
+        self.attempt_s = max(MIN_ATTEMPT_S, ATTEMPT_TIMEOUTS * connect_timeout_s)
         self._sink: CassandraSink | None = None
         self._relay: Relay | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -53,7 +64,7 @@ class RelayedStore:
     async def start(self) -> None:
         await self.outbox.start()
         if self.strict:
-            self._attach(await asyncio.to_thread(self._connect))
+            self._attach(await self._attempt())
         else:
             self._connecting = asyncio.create_task(self._connect_until_connected(), name="cassandra-connect")
 
@@ -61,19 +72,45 @@ class RelayedStore:
         delay = FIRST_RETRY_S
         while True:
             try:
-                sink = await asyncio.to_thread(self._connect)
+                sink = await self._attempt()
             except CassandraStartupError as exc:  # down, or not reachable yet: the outbox holds on
                 if str(exc) != self.connect_error:
                     log.warning("not connected to Cassandra yet (records wait in the outbox): %s", exc)
                 self.connect_error = str(exc)
-                self.metrics.cassandra_up.set(0)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_S)
-                continue
-            if self.connect_error != "connecting":
-                log.info("connected to Cassandra: draining the outbox")
-            self._attach(sink)
-            return
+            except Exception as exc:  # a bug or a driver surprise must not end the connecting for good
+                log.exception("connecting to Cassandra failed unexpectedly; trying again")
+                self.connect_error = f"{type(exc).__name__}: {exc}"
+            else:
+                if self.connect_error != "connecting":
+                    log.info("connected to Cassandra: draining the outbox")
+                self._attach(sink)
+                return
+            self.metrics.cassandra_up.set(0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+
+    async def _attempt(self) -> CassandraSink:
+        """One connect in a thread of its own, bounded by `attempt_s`. An attempt that outlives it
+        is left to its thread (a daemon: it cannot hold the process up) and its sink, should it
+        ever come, is closed; the caller starts afresh."""
+        done: concurrent.futures.Future[CassandraSink] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(self._connect())
+            except BaseException as exc:  # handed to the waiting side, which sorts it
+                done.set_exception(exc)
+
+        threading.Thread(target=run, name="cassandra-connect", daemon=True).start()
+        waiting = asyncio.wrap_future(done)
+        try:  # shielded: a timeout must not cancel the attempt's future under its thread
+            return await asyncio.wait_for(asyncio.shield(waiting), self.attempt_s)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            done.add_done_callback(_close_late)
+            waiting.add_done_callback(_retrieved)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise CassandraUnreachable(f"a connect attempt took over {self.attempt_s:g} s; trying afresh") from None
 
     def _attach(self, sink: CassandraSink) -> None:
         self._sink, self.connect_error = sink, None
@@ -140,3 +177,15 @@ class RelayedStore:
         await self.outbox.close()
         if self._sink is not None:
             await self._sink.close()
+
+
+def _close_late(done: concurrent.futures.Future[CassandraSink]) -> None:
+    """A sink that an abandoned attempt made after all: shut its cluster down (in that thread)."""
+    if done.exception() is None:
+        done.result().cluster.shutdown()
+
+
+def _retrieved(waiting: asyncio.Future[CassandraSink]) -> None:
+    """Nobody awaits an abandoned attempt: take its outcome, so asyncio does not report it unseen."""
+    if not waiting.cancelled():
+        waiting.exception()
