@@ -15,6 +15,7 @@ from bench.inference import inference_alone
 from bench.inputs import make_inputs
 from bench.memory import hostile_mix
 from bench.peers import peers
+from bench.profile import profile
 from bench.reading import reading_cost
 from bench.recording import recording_cost
 from bench.report import Report, write
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             baselines(report, spec, inputs, work)
         if "against" in parts:
             against(report, spec, inputs, work)
+        if "profile" in parts:
+            profile(report, spec, inputs, work)
         # The container's start to ready, as the container tests last measured it: beside the
         # process's own (the cold part), not in the results of other parts.
         container = ROOT / "artifacts" / "test" / "container-start.json"

@@ -20,6 +20,7 @@ PARTS = (
     "sync",
     "baselines",
     "against",
+    "profile",
 )
 
 
@@ -57,10 +58,9 @@ class RunSpec:
             "--cassandra-warmup", type=float, default=cls.cassandra_warmup_s, help="seconds of unmeasured load"
         )
         args = parser.parse_args(argv)
-        # `against` needs a commit to compare with: a full run leaves it out unless one is given.
         parts = tuple(p.strip() for p in args.only.split(",")) if args.only else PARTS
-        if args.against is None and not args.only:
-            parts = tuple(p for p in parts if p != "against")
+        if not args.only:  # measuring against a commit needs one; profiling is a question of its own
+            parts = tuple(p for p in parts if p != "profile" and (p != "against" or args.against is not None))
         unknown = set(parts) - set(PARTS)
         if unknown:
             parser.error(f"unknown parts {sorted(unknown)}: use {', '.join(PARTS)}")
