@@ -171,6 +171,10 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         ok = read_numbers(model, n.data, (whole,))[0] == n.text
         hits[("ruled", n.family)].append(ok)
         hits[("ruled", "all")].append(ok)
+    for n in numbers.generate_boxed(test, sizes.ruled_per_cell):
+        ok = read_numbers(model, n.data, (whole,))[0] == n.text
+        hits[("boxed", n.kind)].append(ok)
+        hits[("boxed", "all")].append(ok)
     table: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for (group, key), oks in sorted(hits.items()):
         table[group][key] = _share(np.array(oks))
@@ -182,6 +186,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_digit_model_alone": table["alone"],
         # Photographed on ruled lines (train.numbers.generate_ruled, 2-8 digits, both kinds), by style.
         "string_accuracy_on_ruled_lines": table["ruled"],
+        # Photographed in a printed box (train.numbers.generate_boxed, 2-8 digits), by kind.
+        "string_accuracy_in_a_box": table["boxed"],
     }
 
 
@@ -201,6 +207,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
         "%s numbers: %s", name, {k: v.get("4") for k, v in s.items()} | {"all": {k: v["all"] for k, v in s.items()}}
     )
     log.info("%s numbers on ruled lines: %s", name, figures["numbers"].get("string_accuracy_on_ruled_lines"))
+    log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,7 +117,8 @@ def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.
 
 def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: str | None = None) -> tuple[bytes, str]:
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
-    `ruled` (photos): on ruled lines of that style (`rule`)."""
+    `ruled` (photos): on ruled lines of that style (`rule`), or "boxed": written in a printed box
+    (a form's field, `uploadlike.in_box`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -138,6 +139,8 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: st
     drawn = number.resize(size, Image.Resampling.BICUBIC).rotate(
         float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, expand=True
     )
+    if ruled == "boxed":
+        return uploadlike.photograph(uploadlike.in_box(drawn, rng), rng, max_blur=2.0)
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
@@ -166,7 +169,7 @@ def _generate(
                 text = "".join(str(int(split.labels[p])) for p in picks)
                 family = family_of(rng, li + ki + i)
                 image = compose([split.images[p] for p in picks], kind == "touching", rng)
-                ruled = family if family in RULED else None
+                ruled = family if family in (*RULED, "boxed") else None
                 data, ext = render(image, "photo" if ruled else family, rng, ruled=ruled)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
     return out
@@ -180,6 +183,11 @@ def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
     """Photographed numbers on ruled lines, the styles in turn (`family` is the style): a set of
     its own (its own random streams), so the numbers of `generate` stay what they are."""
     return _generate(split, per_cell, (seed, 1), lambda _, n: RULED[n % len(RULED)])
+
+
+def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers written in a printed box (a form's field): a set of its own."""
+    return _generate(split, per_cell, (seed, 2), lambda _, n: "boxed")
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

@@ -12,7 +12,9 @@ Real uploads come in families, and each family below is one way people send digi
 - edge: photos cropped so tightly that the digit touches the picture's edge;
 - ruled: photos of a digit on lined or squared paper, or beside a margin line, the lines running
   across the whole picture;
-- desk: photos of the sheet lying on a darker desk, which shows at one to four sides.
+- desk: photos of the sheet lying on a darker desk, which shows at one to four sides;
+- boxed: photos of a digit written in a printed box (a form's field), with more or less of the
+  form around it.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -262,6 +264,35 @@ def _desk(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return buf.getvalue(), "jpg"
 
 
+def in_box(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The ink mask of a digit written in a printed box (a form's field): the box 8-40 % of the
+    digit's height away from its ink on each side, its line 2-6 % of that height wide and 0.35-1.0
+    of the pen's darkness, and 0-50 % of the box's size of the form showing around it (none on a
+    side 30 % of the time: the box cropped at its edge)."""
+    left, top, right, bottom = drawn.getbbox() or (0, 0, drawn.width, drawn.height)
+    ink_px = bottom - top
+    gap = [int(ink_px * rng.uniform(0.08, 0.4)) for _ in range(4)]
+    box = (left - gap[0], top - gap[1], right + gap[2], bottom + gap[3])
+    side = max(box[2] - box[0], box[3] - box[1])
+    around = [int(side * rng.uniform(0.0, 0.5)) if rng.random() < 0.7 else 0 for _ in range(4)]
+    width = box[2] - box[0] + around[0] + around[2] + 2
+    height = box[3] - box[1] + around[1] + around[3] + 2
+    dx, dy = around[0] - box[0] + 1, around[1] - box[1] + 1
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(drawn, (dx, dy))
+    form = Image.new("L", mask.size, 0)
+    line = max(1, round(ink_px * rng.uniform(0.02, 0.06)))
+    level = int(rng.uniform(0.35, 1.0) * 255)
+    ImageDraw.Draw(form).rectangle((box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy), outline=level, width=line)
+    return ImageChops.lighter(mask, form)
+
+
+def _boxed(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    frame_px = int(rng.integers(40, 300))
+    drawn = bicubic(digit, frame_px, rng).rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BICUBIC)
+    return photograph(in_box(drawn, rng), rng)
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -283,6 +314,7 @@ FAMILIES = (
     Family("open-9", 100, _photo, label=9, holes=0),
     Family("ruled", 300, _ruled),
     Family("desk", 200, _desk),
+    Family("boxed", 200, _boxed),
 )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import lines, paper, pieces
+from service.core import boxes, lines, paper, pieces
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -272,7 +272,7 @@ def prepare_image(decoded: Decoded) -> Prepared:
     else:
         # Ruled lines across the picture go first: far above or below the digit they stretched its
         # box, through it they became strokes.
-        pixels = frame(lines.across(ink.values, pieces.LEVEL))
+        pixels = frame(lines.across(boxes.inside(ink.values, pieces.LEVEL), pieces.LEVEL))
     return Prepared(
         pixels=pixels,
         width=decoded.width,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, lines, pieces, strokes
+from service.core import boxes, framing, groups, lines, pieces, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -176,6 +176,8 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     touching digits, as its width allows."""
     cols = np.flatnonzero((ink > pieces.LEVEL).any(axis=0))
     rows = np.flatnonzero((ink > pieces.LEVEL).any(axis=1))
+    if cols.size == 0:  # only faint ink left: its strong part was a ruled line's, and went with it
+        return ()
     left, right = int(cols[0]), int(cols[-1]) + 1
     aspect = (right - left) / max(int(rows[-1]) - int(rows[0]) + 1, 1)
     # Always as one digit; as k touching digits when each would still be as wide as a digit, and
@@ -238,7 +240,8 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
-    ink = strokes.without_specks(lines.across(found.values, pieces.LEVEL))  # lines across the picture
+    # A printed box around the number (a form's field), then lines across the picture.
+    ink = strokes.without_specks(lines.across(boxes.inside(found.values, pieces.LEVEL), pieces.LEVEL))
     mask = pieces.ink_mask(ink, pieces.LEVEL)
     labels, box = lines.without_lines(mask, *pieces.pieces(mask))
     found_groups = pieces.groups(labels, box)

@@ -55,6 +55,24 @@ def test_a_desk_shows_along_a_side_of_every_desk_photo(mnist_test: mnist.Split) 
         assert max(float(np.mean(side < paper - 30)) for side in (grey[0], grey[-1], grey[:, 0], grey[:, -1])) > 0.95
 
 
+def test_a_printed_box_surrounds_the_digit_with_a_gap_on_every_side(mnist_test: mnist.Split) -> None:
+    """The mask's outermost rows and columns are the box's four whole sides; just inside them (past
+    the widest line, 6 % of the ink's height) nothing until the digit (at least 8 % away)."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        drawn = uploadlike.bicubic(mnist_test.images[int(rng.integers(0, 10000))], 120, rng)
+        ink_px = np.ptp(np.flatnonzero(np.asarray(drawn).any(axis=1))) + 1
+        mask = np.asarray(uploadlike.in_box(drawn, rng)) > 0
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
+        sides = (mask[top, left:right], mask[bottom, left:right], mask[top:bottom, left], mask[top:bottom, right])
+        assert all(side.mean() > 0.95 for side in sides)
+        inset = round(0.06 * ink_px)  # the first row past the widest line
+        inside = mask[top + inset : bottom - inset + 1, left + inset : right - inset + 1]
+        assert not inside[0].any() and not inside[-1].any() and not inside[:, 0].any() and not inside[:, -1].any()
+        assert inside.any()  # the digit
+
+
 def test_mouse_drawings_are_thin_lines_on_large_canvases(mnist_test: mnist.Split) -> None:
     files = uploadlike.generate(mnist_test, 50, families=("mouse",))
     for _, data, _ in files:

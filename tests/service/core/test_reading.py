@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from service.core import decode, groups, reading
+from service.core import decode, groups, pieces, reading
 from service.core.card import ModelCard
 from service.core.groups import GroupClasses, GroupModel
 from service.core.model import OnnxModel
@@ -107,6 +107,24 @@ def test_numbers_on_ruled_lines(read: Reader, text: str, style: str, width: int,
     for y in rows[style]:
         draw.line([(0, y - half), (img.width, y + half)], fill=grey, width=width)
     assert _text(read(png(img))) == text
+
+
+@pytest.mark.parametrize(("text", "grey"), [("2026", 20), ("965056", 170)])
+def test_a_number_in_a_printed_box(read: Reader, text: str, grey: int) -> None:
+    """A form's field around the number: its sides were digits ("1") or joined every digit into one
+    piece (photographed numbers in a box read 37 of 100 before, 93 after)."""
+    img, _ = written(text, pen=6, gap=0.3, margin=60)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((25, 25, img.width - 25, img.height - 25), outline=grey, width=3)
+    assert _text(read(png(img))) == text
+
+
+def test_a_group_left_with_faint_ink_only_is_no_option() -> None:
+    """Its strong ink was a ruled line's and went with it: /v1/read failed with an IndexError (a 500)
+    on a number in a light grey box before the box was taken away."""
+    faint = np.zeros((40, 60), np.float32)
+    faint[10:30, 20:24] = pieces.LEVEL * 0.8
+    assert reading._options(faint, 1.0) == ()
 
 
 def test_a_five_with_its_hat_apart_is_one_digit(read: Reader) -> None:

@@ -1,0 +1,106 @@
+"""A printed box around the writing: a form's field, a digit written in a square.
+
+The box is ink, darker than the paper like the pen's, and larger than the digit: taken for the
+digit's strokes, it made the frame a box and the digit a scribble inside ("written in a box" MNIST
+digits, photographed with more or less of the form around: 108 of 200 read right, mostly as 0).
+So where the piece of ink with the largest box has four straight sides (each side's nearest ink,
+column by column or row by row, lies on a straight line nearly parallel to the picture's edge, in
+at least SIDE of them), thin against the box, and there is ink inside them, everything but the
+inside of the box is taken away. A digit's own outline is never four straight sides: a 0's are
+curves, a 7's bar has no straight side below it, a tightly cropped 1 is too narrow to be a box.
+The ink keeps its shape and coordinates (a number's digit boxes stay in the picture's pixels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.core import strokes
+
+# Ink above this is looked at (a printed box may be a light grey).
+FAINT = 0.15
+# A box is at least this many pixels a side (at the working size).
+MIN_PX = 16
+# A side's nearest ink lies on its straight line in at least this fraction of the columns (rows)
+# between its corners; the line may lean by at most MAX_SLOPE (about 6 degrees: a photo askew).
+SIDE = 0.85
+MAX_SLOPE = 0.1
+# Within this many pixels of the line, plus a hundredth of the side's length (a wobbly print).
+TOLERANCE = 2.0
+# The corners (this fraction of a side at each end) are not judged: rounded, or joined by a stroke.
+CORNER = 0.1
+# A side is at most this fraction of the box's other dimension thick (a digit's bar is thicker
+# relative to a digit-sized box than a printed line to a field).
+THIN = 0.15
+# A line of the box's own piece across this fraction of its inside: a grid (squared paper, the
+# cells of a comb field), whose lines lines.across takes, not a box.
+GRID = 0.8
+# Inside, the ink left must be at least this many pixels above the level.
+MIN_INK_PX = 8
+
+
+def _side(piece: np.ndarray) -> int | None:
+    """How far in from the top of `piece` (a boolean box-shaped crop of one piece) its top side
+    reaches at most, thickness included; None when its top is no straight, thin side."""
+    h, w = piece.shape
+    skip = int(CORNER * w)
+    cols = piece[:, skip : w - skip]
+    filled = cols.any(axis=0)
+    if cols.shape[1] < 4 or filled.mean() < SIDE:
+        return None
+    first = np.argmax(cols, axis=0).astype(np.float64)
+    xs = np.arange(cols.shape[1], dtype=np.float64)
+    slope, at0 = np.polyfit(xs[filled], first[filled], 1)
+    on_line = filled & (np.abs(first - (slope * xs + at0)) <= TOLERANCE + 0.01 * w)
+    if abs(slope) > MAX_SLOPE or on_line.mean() < SIDE:
+        return None
+    # The side bounds the piece: ink beyond it (the lines of squared paper running on past the
+    # outermost whole ones, off the picture) makes it no box.
+    if min(at0, slope * xs[-1] + at0) > TOLERANCE + abs(slope) * skip + 1:
+        return None
+    # Its thickness: the run of ink down from the line, column by column (the median).
+    thick = float(np.median(_runs_down(cols, first.astype(np.int64))[on_line]))
+    if thick > THIN * h:
+        return None
+    deepest = max(at0, slope * xs[-1] + at0) + (abs(slope) * skip)
+    return int(np.ceil(deepest + thick)) + 1
+
+
+def _runs_down(cols: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """For each column, the length of the run of ink starting at row `first`."""
+    h = cols.shape[0]
+    rows = first[None, :] + np.arange(h)[:, None]
+    valid = rows < h
+    ink = np.where(valid, cols[np.minimum(rows, h - 1), np.arange(cols.shape[1])[None, :]], False)
+    return np.asarray(np.cumprod(ink, axis=0).sum(axis=0), dtype=np.int64)
+
+
+def inside(ink: np.ndarray, level: float) -> np.ndarray:
+    """The ink with a printed box around it taken away (the box's sides and all outside them);
+    the very same array when there is none."""
+    labels, count = strokes.components(ink > FAINT)
+    if count == 0:
+        return ink
+    box = strokes.boxes(labels, count)[1:]
+    heights, widths = box[:, 2] - box[:, 0] + 1, box[:, 3] - box[:, 1] + 1
+    k = int(np.argmax(heights * widths))
+    top, left, bottom, right = (int(v) for v in box[k])
+    if heights[k] < MIN_PX or widths[k] < MIN_PX:
+        return ink
+    piece = labels[top : bottom + 1, left : right + 1] == k + 1
+    reach = (_side(piece), _side(piece[::-1]), _side(piece.T), _side(piece.T[::-1]))  # top, bottom, left, right
+    if any(r is None for r in reach):
+        return ink
+    t, b, lft, rgt = (int(r) for r in reach if r is not None)
+    inner = piece[t : piece.shape[0] - b, lft : piece.shape[1] - rgt]
+    if inner.size == 0 or max(inner.mean(axis=0).max(), inner.mean(axis=1).max()) >= GRID:
+        return ink  # lines inside it: squared paper or a comb of boxes, for lines.across
+    y0, y1, x0, x1 = top + t, bottom - b, left + lft, right - rgt
+    if y1 - y0 < MIN_PX // 2 or x1 - x0 < MIN_PX // 2:
+        return ink
+    within = ink[y0 : y1 + 1, x0 : x1 + 1]
+    if int((within > level).sum()) < MIN_INK_PX:
+        return ink  # an empty box: nothing to read inside it, so it stays as it is
+    out = np.zeros_like(ink)
+    out[y0 : y1 + 1, x0 : x1 + 1] = within
+    return out
