@@ -194,23 +194,30 @@ def _summary(results: list[Result], concurrencies: tuple[int, ...]) -> dict[str,
     return out
 
 
-def peers(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path) -> None:
+def start_systems(stack: ExitStack, spec: RunSpec, work: Path, node: Node, upload: Upload, bento: bool) -> list[System]:
+    """This service recording in Cassandra (on `node`, warmed up), with its embedded store, the
+    floor, and BentoML if asked: started once, stopped by `stack`."""
     model = ModelCard.load(default_card()).model_file
+    systems = [
+        _start_ours(stack, spec, work, Variant(store="cassandra", node=node), OURS_C),
+        _start_ours(stack, spec, work, Variant(), OURS_E),
+        _start_floor(stack, spec, work, model),
+    ]
+    if bento:
+        systems.append(_start_bento(stack, spec, work, model))
+    if spec.cassandra_warmup_s > 0:  # a fresh JVM compiles its hot paths under load first
+        wrk(Target("warm-up", "png28", systems[0].url, upload, "raw"), 64, spec.cassandra_warmup_s, spec.max_requests)
+        wait_drained(systems[0].base, timeout=300)
+    return systems
+
+
+def peers(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path) -> None:
     node = cassandra_node(work)
     concurrencies = tuple(c for c in spec.concurrencies if c > 1)
     measured: list[Result] = []
     try:
         with ExitStack() as stack:
-            systems = [
-                _start_ours(stack, spec, work, Variant(store="cassandra", node=node), OURS_C),
-                _start_ours(stack, spec, work, Variant(), OURS_E),
-                _start_floor(stack, spec, work, model),
-                _start_bento(stack, spec, work, model),
-            ]
-            if spec.cassandra_warmup_s > 0:  # a fresh JVM compiles its hot paths under load first
-                warm = Target("warm-up", "png28", systems[0].url, inputs["png28"], "raw")
-                wrk(warm, 64, spec.cassandra_warmup_s, spec.max_requests)
-                wait_drained(systems[0].base, timeout=300)
+            systems = start_systems(stack, spec, work, node, inputs["png28"], bento=True)
             for k in range(spec.rounds):
                 order = systems[k % len(systems) :] + systems[: k % len(systems)]
                 for c in concurrencies:

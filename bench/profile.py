@@ -26,13 +26,10 @@ from pathlib import Path
 
 from bench.inputs import Upload
 from bench.load import Target, wrk
-from bench.peers import FLOOR, OURS_C, OURS_E, System, _start_floor, _start_ours, measure_point
+from bench.peers import FLOOR, OURS_E, System, measure_point, start_systems
 from bench.report import Report, Result
 from bench.spec import RunSpec
-from bench.systems import Variant, cassandra_node
-from service.core.card import ModelCard
-from service.settings import default_card
-from tests.cassandra_node import wait_drained
+from bench.systems import cassandra_node
 
 log = logging.getLogger("bench")
 CONCURRENCY = 8
@@ -104,24 +101,11 @@ def _profiled_point(system: System, upload: Upload, spec: RunSpec, work: Path) -
 
 
 def profile(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path) -> None:
-    model = ModelCard.load(default_card()).model_file
     node = cassandra_node(work)
     table: dict[str, dict[str, int]] = {}
     try:
         with ExitStack() as stack:
-            systems = [
-                _start_ours(stack, spec, work, Variant(store="cassandra", node=node), OURS_C),
-                _start_ours(stack, spec, work, Variant(), OURS_E),
-                _start_floor(stack, spec, work, model),
-            ]
-            if spec.cassandra_warmup_s > 0:  # the same warm-up as the peers' run: a fresh JVM
-                wrk(
-                    Target("warm-up", "png28", systems[0].url, inputs["png28"], "raw"),
-                    64,
-                    spec.cassandra_warmup_s,
-                    spec.max_requests,
-                )
-                wait_drained(systems[0].base, timeout=300)
+            systems = start_systems(stack, spec, work, node, inputs["png28"], bento=False)
             for system in systems:
                 result, shares = _profiled_point(system, inputs["png28"], spec, work)
                 report.results.append(result)
