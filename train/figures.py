@@ -173,7 +173,7 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         hits[("ruled", "all")].append(ok)
     for n in numbers.generate_boxed(test, sizes.ruled_per_cell):
         ok = read_numbers(model, n.data, (whole,))[0] == n.text
-        hits[("boxed", n.kind)].append(ok)
+        hits[("boxed", n.family)].append(ok)
         hits[("boxed", "all")].append(ok)
     table: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for (group, key), oks in sorted(hits.items()):
@@ -186,7 +186,7 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_digit_model_alone": table["alone"],
         # Photographed on ruled lines (train.numbers.generate_ruled, 2-8 digits, both kinds), by style.
         "string_accuracy_on_ruled_lines": table["ruled"],
-        # Photographed in a printed box (train.numbers.generate_boxed, 2-8 digits), by kind.
+        # Photographed in a printed box or one digit a cell of a comb (train.numbers.generate_boxed).
         "string_accuracy_in_a_box": table["boxed"],
     }
 

@@ -168,6 +168,11 @@ def _generate(
                 picks = rng.choice(len(split.images), size=length, replace=False)
                 text = "".join(str(int(split.labels[p])) for p in picks)
                 family = family_of(rng, li + ki + i)
+                if family == "comb":  # one digit a cell: nothing touches
+                    comb = uploadlike.in_comb([split.images[p] for p in picks], rng)
+                    data, ext = uploadlike.photograph(comb, rng, max_blur=2.0)
+                    out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
+                    continue
                 image = compose([split.images[p] for p in picks], kind == "touching", rng)
                 ruled = family if family in (*RULED, "boxed") else None
                 data, ext = render(image, "photo" if ruled else family, rng, ruled=ruled)
@@ -186,8 +191,9 @@ def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
 
 
 def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
-    """Photographed numbers written in a printed box (a form's field): a set of its own."""
-    return _generate(split, per_cell, (seed, 2), lambda _, n: "boxed")
+    """Photographed numbers written in a printed box (a form's field), and, in turn, one digit a
+    cell of a comb of boxes (a postcode's field; `family` says which): a set of its own."""
+    return _generate(split, per_cell, (seed, 2), lambda _, n: ("boxed", "comb")[n % 2])
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

@@ -14,7 +14,8 @@ Real uploads come in families, and each family below is one way people send digi
   across the whole picture;
 - desk: photos of the sheet lying on a darker desk, which shows at one to four sides;
 - boxed: photos of a digit written in a printed box (a form's field), with more or less of the
-  form around it.
+  form around it;
+- comb: photos of a digit written in one cell of a comb of boxes (a postcode's field), the comb whole.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -287,6 +288,41 @@ def in_box(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
     return ImageChops.lighter(mask, form)
 
 
+def in_comb(digits: list[np.ndarray], rng: np.random.Generator, cells: int | None = None) -> Image.Image:
+    """The ink mask of digits written one to a cell of a comb of boxes (a postcode's field), left
+    to right from a random cell: cells 40-110 px wide and 1.25 times as tall, the digits 70-95 %
+    of a cell, its lines like `in_box`'s, 10-60 % of a cell of form around, askew by up to 2 deg."""
+    cell = int(rng.integers(40, 111))
+    count = cells or len(digits)
+    first = int(rng.integers(0, count - len(digits) + 1))
+    tall = round(cell * 1.25)
+    around = [int(cell * rng.uniform(0.1, 0.6)) for _ in range(4)]
+    width, height = count * cell + around[0] + around[2], tall + around[1] + around[3]
+    mask = Image.new("L", (width, height), 0)
+    for k, digit in enumerate(digits):
+        drawn = bicubic(digit, int(cell * rng.uniform(0.7, 0.95)), rng)
+        drawn = drawn.rotate(float(rng.uniform(-6, 6)), resample=Image.Resampling.BICUBIC)
+        left, top, right, bottom = drawn.getbbox() or (0, 0, drawn.width, drawn.height)
+        x = around[0] + (first + k) * cell + (cell - (right - left)) // 2 - left
+        y = around[1] + (tall - (bottom - top)) // 2 - top
+        placed = Image.new("L", mask.size, 0)
+        placed.paste(drawn, (x, y))
+        mask = ImageChops.lighter(mask, placed)
+    form = Image.new("L", mask.size, 0)
+    draw = ImageDraw.Draw(form)
+    line = max(1, round(cell * rng.uniform(0.02, 0.05)))
+    level = int(rng.uniform(0.35, 1.0) * 255)
+    draw.rectangle((around[0], around[1], around[0] + count * cell, around[1] + tall), outline=level, width=line)
+    for k in range(1, count):
+        draw.line([(around[0] + k * cell, around[1]), (around[0] + k * cell, around[1] + tall)], fill=level, width=line)
+    tilt = float(rng.uniform(-2, 2))
+    return ImageChops.lighter(mask, form).rotate(tilt, resample=Image.Resampling.BICUBIC)
+
+
+def _comb(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return photograph(in_comb([digit], rng, cells=int(rng.integers(3, 8))), rng, max_blur=2.0)
+
+
 def _boxed(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     frame_px = int(rng.integers(40, 300))
     drawn = bicubic(digit, frame_px, rng).rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BICUBIC)
@@ -315,6 +351,7 @@ FAMILIES = (
     Family("ruled", 300, _ruled),
     Family("desk", 200, _desk),
     Family("boxed", 200, _boxed),
+    Family("comb", 200, _comb),
 )
 
 

@@ -32,19 +32,23 @@ CORNER = 0.1
 # A side is at most this fraction of the box's other dimension thick (a digit's bar is thicker
 # relative to a digit-sized box than a printed line to a field).
 THIN = 0.15
-# A line of the box's own piece across this fraction of its inside: a grid (squared paper, the
-# cells of a comb field), whose lines lines.across takes, not a box.
+# A line of the box's own piece across this fraction of its inside is a wall between its cells (a
+# comb of boxes, one per digit; a table's columns): it goes too, WALL_MARGIN px either side.
 GRID = 0.8
+WALL_MARGIN = 1
 # Inside, the ink left must be at least this many pixels above the level.
 MIN_INK_PX = 8
 
 
-def _side(piece: np.ndarray) -> int | None:
+def _side(piece: np.ndarray, ends: tuple[int, int] = (0, 0)) -> tuple[int, float] | None:
     """How far in from the top of `piece` (a boolean box-shaped crop of one piece) its top side
-    reaches at most, thickness included; None when its top is no straight, thin side."""
+    reaches at most, thickness included, and its slope (rows per column); None when its top is no
+    straight, thin side. `ends`: columns not judged at each end, beyond the corners (where the
+    sides across run, askew: a wide box tilted 2 degrees drifts 8 px over its length)."""
     h, w = piece.shape
-    skip = int(CORNER * w)
-    cols = piece[:, skip : w - skip]
+    lo, hi = (max(int(CORNER * w), end) for end in ends)
+    skip = max(lo, hi)
+    cols = piece[:, lo : w - hi]
     filled = cols.any(axis=0)
     if cols.shape[1] < 4 or filled.mean() < SIDE:
         return None
@@ -63,7 +67,7 @@ def _side(piece: np.ndarray) -> int | None:
     if thick > THIN * h:
         return None
     deepest = max(at0, slope * xs[-1] + at0) + (abs(slope) * skip)
-    return int(np.ceil(deepest + thick)) + 1
+    return int(np.ceil(deepest + thick)) + 1, float(slope)
 
 
 def _runs_down(cols: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -73,6 +77,20 @@ def _runs_down(cols: np.ndarray, first: np.ndarray) -> np.ndarray:
     valid = rows < h
     ink = np.where(valid, cols[np.minimum(rows, h - 1), np.arange(cols.shape[1])[None, :]], False)
     return np.asarray(np.cumprod(ink, axis=0).sum(axis=0), dtype=np.int64)
+
+
+def _sides(piece: np.ndarray) -> tuple[tuple[int, float], ...] | None:
+    """The top, bottom, left and right sides (`_side`), or None. A side not found at first is looked
+    for again past the reach of the sides across it that were: their ends, askew, are no part of it."""
+    views = (piece, piece[::-1], piece.T, piece.T[::-1])
+    found = [_side(view) for view in views]
+    for k, view in enumerate(views):
+        across = found[2:] if k < 2 else found[:2]
+        if found[k] is None and all(side is not None for side in across):
+            found[k] = _side(view, tuple(side[0] for side in across if side is not None))  # type: ignore[arg-type]
+    if any(side is None for side in found):
+        return None
+    return tuple(side for side in found if side is not None)
 
 
 def inside(ink: np.ndarray, level: float) -> np.ndarray:
@@ -88,19 +106,33 @@ def inside(ink: np.ndarray, level: float) -> np.ndarray:
     if heights[k] < MIN_PX or widths[k] < MIN_PX:
         return ink
     piece = labels[top : bottom + 1, left : right + 1] == k + 1
-    reach = (_side(piece), _side(piece[::-1]), _side(piece.T), _side(piece.T[::-1]))  # top, bottom, left, right
-    if any(r is None for r in reach):
+    sides = _sides(piece)
+    if sides is None:
         return ink
-    t, b, lft, rgt = (int(r) for r in reach if r is not None)
-    inner = piece[t : piece.shape[0] - b, lft : piece.shape[1] - rgt]
-    if inner.size == 0 or max(inner.mean(axis=0).max(), inner.mean(axis=1).max()) >= GRID:
-        return ink  # lines inside it: squared paper or a comb of boxes, for lines.across
+    (t, across), (b, _), (lft, down), (rgt, _) = (side for side in sides if side is not None)
     y0, y1, x0, x1 = top + t, bottom - b, left + lft, right - rgt
     if y1 - y0 < MIN_PX // 2 or x1 - x0 < MIN_PX // 2:
         return ink
-    within = ink[y0 : y1 + 1, x0 : x1 + 1]
+    inner = piece[t : piece.shape[0] - b, lft : piece.shape[1] - rgt]
+    within = ink[y0 : y1 + 1, x0 : x1 + 1] * ~(_walls(inner, down) | _walls(inner.T, across).T)
     if int((within > level).sum()) < MIN_INK_PX:
         return ink  # an empty box: nothing to read inside it, so it stays as it is
     out = np.zeros_like(ink)
     out[y0 : y1 + 1, x0 : x1 + 1] = within
+    return out
+
+
+def _walls(inner: np.ndarray, slope: float) -> np.ndarray:
+    """Where the box's own straight lines cross its inside from top to bottom (the walls of a comb
+    of boxes, a table's columns), leaning like its sides (`slope`: columns per row): a mask."""
+    h, w = inner.shape
+    shift = np.round(slope * np.arange(h)).astype(np.int64)[:, None]
+    cols = np.clip(np.arange(w)[None, :] + shift, 0, w - 1)
+    upright = inner[np.arange(h)[:, None], cols]  # each row moved back by the lean
+    wall = upright.mean(axis=0) >= GRID
+    if not wall.any():
+        return np.zeros_like(inner)
+    wall = strokes.dilate(wall[None, :].astype(np.float32), WALL_MARGIN)[0] > 0
+    out = np.zeros_like(inner)
+    out[np.arange(h)[:, None], cols] = wall[None, :]  # and back to the picture's columns
     return out

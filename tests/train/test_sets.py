@@ -73,6 +73,15 @@ def test_a_printed_box_surrounds_the_digit_with_a_gap_on_every_side(mnist_test: 
         assert inside.any()  # the digit
 
 
+def test_a_comb_of_boxes_has_a_wall_between_every_two_cells(mnist_test: mnist.Split) -> None:
+    """Its vertical lines (two sides and a wall between cells) are the mask's tallest columns."""
+    rng = np.random.default_rng(4)
+    for cells in (3, 5, 7):
+        mask = np.asarray(uploadlike.in_comb([mnist_test.images[0]], rng, cells=cells)) > 0
+        tall = mask.sum(axis=0) >= 0.75 * mask.sum(axis=0).max()
+        assert np.count_nonzero(np.diff(np.r_[False, tall].astype(np.int8)) == 1) == cells + 1
+
+
 def test_mouse_drawings_are_thin_lines_on_large_canvases(mnist_test: mnist.Split) -> None:
     files = uploadlike.generate(mnist_test, 50, families=("mouse",))
     for _, data, _ in files:

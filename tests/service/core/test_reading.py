@@ -119,6 +119,20 @@ def test_a_number_in_a_printed_box(read: Reader, text: str, grey: int) -> None:
     assert _text(read(png(img))) == text
 
 
+def test_a_number_in_a_comb_of_boxes(read: Reader) -> None:
+    """One digit a cell: the walls were read as 1s (the card's numbers in a comb: 22 of 63 without the
+    walls taken, 53 with)."""
+    img = Image.new("L", (4 * 110 + 60, 160), 255)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((30, 20, 30 + 4 * 110, 140), outline=40, width=3)
+    for c in range(1, 4):
+        draw.line([(30 + c * 110, 20), (30 + c * 110, 140)], fill=40, width=3)
+    for c, ch in enumerate("4551"):
+        digit, _ = written(ch, pen=7, height=80, margin=0)
+        img.paste(digit, (30 + c * 110 + (110 - digit.width) // 2, 40))
+    assert _text(read(png(img))) == "4551"
+
+
 def test_a_group_left_with_faint_ink_only_is_no_option() -> None:
     """Its strong ink was a ruled line's and went with it: /v1/read failed with an IndexError (a 500)
     on a number in a light grey box before the box was taken away."""
