@@ -107,9 +107,9 @@ def profile(report: Report, spec: RunSpec, inputs: dict[str, Upload], work: Path
         with ExitStack() as stack:
             systems = start_systems(stack, spec, work, node, inputs["png28"], bento=False)
             for system in systems:
-                result, shares = _profiled_point(system, inputs["png28"], spec, work)
+                result, stages = _profiled_point(system, inputs["png28"], spec, work)
                 report.results.append(result)
-                table[system.name] = {stage: round(us) for stage, us in shares.items()}
+                table[system.name] = {stage: round(us) for stage, us in stages.items()}
                 log.info("%s: %s", system.name, table[system.name])
     finally:
         node.stop()

@@ -167,14 +167,12 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
-    for n in numbers.generate_ruled(test, sizes.ruled_per_cell):
-        ok = read_numbers(model, n.data, (whole,))[0] == n.text
-        hits[("ruled", n.family)].append(ok)
-        hits[("ruled", "all")].append(ok)
-    for n in numbers.generate_boxed(test, sizes.ruled_per_cell):
-        ok = read_numbers(model, n.data, (whole,))[0] == n.text
-        hits[("boxed", n.family)].append(ok)
-        hits[("boxed", "all")].append(ok)
+    # Sets of their own, by style: ruled lines; a box or a comb of boxes.
+    for tag, made in (("ruled", numbers.generate_ruled), ("boxed", numbers.generate_boxed)):
+        for n in made(test, sizes.ruled_per_cell):
+            ok = read_numbers(model, n.data, (whole,))[0] == n.text
+            hits[(tag, n.family)].append(ok)
+            hits[(tag, "all")].append(ok)
     table: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for (group, key), oks in sorted(hits.items()):
         table[group][key] = _share(np.array(oks))

@@ -96,8 +96,8 @@ def _sides(piece: np.ndarray) -> tuple[tuple[int, float], ...] | None:
 
 
 def inside(ink: np.ndarray, level: float) -> np.ndarray:
-    """The ink with a printed box around it taken away (the box's sides and all outside them);
-    the very same array when there is none."""
+    """The ink with a printed box around it taken away (its sides, its walls between cells and
+    all outside it); the very same array when there is none."""
     labels, count = strokes.components(ink > FAINT)
     if count == 0:
         return ink
@@ -111,7 +111,7 @@ def inside(ink: np.ndarray, level: float) -> np.ndarray:
     sides = _sides(piece)
     if sides is None:
         return ink
-    (t, across), (b, _), (lft, down), (rgt, _) = (side for side in sides if side is not None)
+    (t, across), (b, _), (lft, down), (rgt, _) = sides
     y0, y1, x0, x1 = top + t, bottom - b, left + lft, right - rgt
     if y1 - y0 < MIN_PX // 2 or x1 - x0 < MIN_PX // 2:
         return ink

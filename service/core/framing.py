@@ -264,15 +264,20 @@ def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
     return ink, work.width / max(decoded.width, 1)
 
 
+def without_printing(ink: np.ndarray) -> np.ndarray:
+    """The ink without what was printed on the paper, for one digit as for a number: a box around
+    the writing (a form's field), then ruled lines across the picture (far above or below the
+    writing they stretched its box, through it they became strokes)."""
+    return lines.across(boxes.inside(ink, pieces.LEVEL), pieces.LEVEL)
+
+
 def prepare_image(decoded: Decoded) -> Prepared:
     """A decoded picture -> the 28x28 frame."""
     ink, _ = ink_of(decoded)
     if ink.mnist_framed:
         pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8)
     else:
-        # Ruled lines across the picture go first: far above or below the digit they stretched its
-        # box, through it they became strokes.
-        pixels = frame(lines.across(boxes.inside(ink.values, pieces.LEVEL), pieces.LEVEL))
+        pixels = frame(without_printing(ink.values))
     return Prepared(
         pixels=pixels,
         width=decoded.width,

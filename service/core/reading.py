@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import boxes, framing, groups, lines, pieces, strokes
+from service.core import framing, groups, lines, pieces, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -174,8 +174,8 @@ def _cuts(profile: np.ndarray, parts: int) -> list[list[int]]:
 def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
     """Ways to read one group's ink (already only that group's): as one digit, or as 2..MAX_PARTS
     touching digits, as its width allows."""
-    cols = np.flatnonzero((ink > pieces.LEVEL).any(axis=0))
-    rows = np.flatnonzero((ink > pieces.LEVEL).any(axis=1))
+    lit = ink > pieces.LEVEL
+    cols, rows = np.flatnonzero(lit.any(axis=0)), np.flatnonzero(lit.any(axis=1))
     if cols.size == 0:  # only faint ink left: its strong part was a ruled line's, and went with it
         return ()
     left, right = int(cols[0]), int(cols[-1]) + 1
@@ -186,7 +186,7 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
         1,
         *(k for k in range(2, MAX_PARTS + 1) if aspect / k >= MIN_PART_ASPECT or (k == 2 and aspect >= NARROW_PAIR)),
     ]
-    profile = (ink[:, left:right] > pieces.LEVEL).sum(axis=0).astype(np.float32)
+    profile = lit[:, left:right].sum(axis=0).astype(np.float32)
     options = []
     # Ways of cutting share parts (the first part of every 3-way cut at the same column): each
     # part is framed once (on the numbers set, 37 % of the parts were repeats).
@@ -240,8 +240,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
-    # A printed box around the number (a form's field), then lines across the picture.
-    ink = strokes.without_specks(lines.across(boxes.inside(found.values, pieces.LEVEL), pieces.LEVEL))
+    ink = strokes.without_specks(framing.without_printing(found.values))
     mask = pieces.ink_mask(ink, pieces.LEVEL)
     labels, box = lines.without_lines(mask, *pieces.pieces(mask))
     found_groups = pieces.groups(labels, box)
