@@ -96,6 +96,46 @@ def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) 
     return slant(img, rng.uniform(-0.25, 0.25))
 
 
+SEPARATORS = ("dot", "comma", "dash")
+TILT_DEG = (8.0, 20.0)
+
+
+def separator(style: str, rng: np.random.Generator, up: float) -> Image.Image:
+    """A mark people write between a number's digits, as a crop `lay_out` sets on the baseline
+    with the digits: a decimal point, a thousands comma (a blob, its tail down to the left), a dash (its
+    crop half a digit tall, blank under the stroke, so the stroke sits at mid-height). Sizes in
+    MNIST pixels (its digits are ~20 px tall, their strokes ~2-3 px)."""
+    pen = rng.uniform(1.8, 3.2) * up
+    width = rng.uniform(6.0, 10.0) * up if style == "dash" else rng.uniform(3.0, 5.0) * up
+    height = {"dot": width, "comma": rng.uniform(5.0, 7.0) * up, "dash": rng.uniform(9.0, 11.0) * up}[style]
+    crop = Image.new("L", (round(width + pen), round(height + pen)), 0)
+    draw = ImageDraw.Draw(crop)
+    half = pen / 2
+    if style == "dot":
+        draw.ellipse([0, 0, width, width], fill=255)
+    elif style == "comma":  # a blob on the line, its tail down and to the left
+        draw.ellipse([width - 2 * half - pen, 0, width, 2 * half + pen], fill=255)
+        draw.line([(width - half, half), (half, height)], fill=255, width=round(pen))
+    else:
+        draw.line([(half, half), (width, half + rng.uniform(-1.0, 1.0) * up)], fill=255, width=round(pen))
+    return crop
+
+
+def separated_by(digits: list[np.ndarray], style: str, rng: np.random.Generator) -> Image.Image:
+    """The number with `style` marks between its digits: after every third digit from the right
+    (1.000.000, 12,345) when it has four or more, else after its first (3.5, 1-2)."""
+    crops = scaled_crops(digits, rng, UP, 0.15)
+    n = len(crops)
+    after = set(range(n - 4, -1, -3)) if n >= 4 else {0}
+    laid: list[Image.Image] = []
+    for k, crop in enumerate(crops):
+        laid.append(crop)
+        if k in after:
+            laid.append(separator(style, rng, UP))
+    gaps = [rng.uniform(2.0, 5.0) * UP for _ in range(len(laid) - 1)]
+    return slant(lay_out(laid, gaps, rng, UP, baseline=1.0), rng.uniform(-0.25, 0.25))
+
+
 def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.random.Generator) -> None:
     """Ruled lines drawn into the ink mask around the number at `box` (x, y, w, h), from edge to
     edge, a little askew, fainter or as dark as the pen: the baseline the digits sit on, the
@@ -155,13 +195,20 @@ RULED = ("baseline", "lined", "strike")
 
 
 def _generate(
-    split: mnist.Split, per_cell: int, stream: tuple[int, ...], family_of: Callable[[np.random.Generator, int], str]
+    split: mnist.Split,
+    per_cell: int,
+    stream: tuple[int, ...],
+    family_of: Callable[[np.random.Generator, int], str],
+    lengths: tuple[int, ...] = LENGTHS,
 ) -> list[Number]:
-    """Every (length, kind) cell, each its own random stream (`stream` with the cell inserted after
-    its first entry); `family_of(rng, n)` names each number's family once its digits are picked
-    (a ruled-line style is photographed on such lines)."""
+    """Every (length, kind) cell of these lengths, each its own random stream (`stream` with the
+    cell inserted after its first entry: a cell is the same whichever others are made);
+    `family_of(rng, n)` names each number's family once its digits are picked (a ruled-line style
+    is photographed on such lines)."""
     out = []
     for li, length in enumerate(LENGTHS):
+        if length not in lengths:
+            continue
         for ki, kind in enumerate(KINDS):
             rng = np.random.default_rng([stream[0], li, ki, *stream[1:]])
             for i in range(per_cell):
@@ -173,15 +220,24 @@ def _generate(
                     data, ext = uploadlike.photograph(comb, rng, max_blur=2.0)
                     out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
                     continue
-                image = compose([split.images[p] for p in picks], kind == "touching", rng)
+                if family in SEPARATORS:
+                    image = separated_by([split.images[p] for p in picks], family, rng)
+                else:
+                    image = compose([split.images[p] for p in picks], kind == "touching", rng)
+                if family == "tilted":  # the whole line of writing, one way or the other
+                    degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
+                    image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
                 ruled = family if family in (*RULED, "boxed") else None
-                data, ext = render(image, "photo" if ruled else family, rng, ruled=ruled)
+                photo = ruled is not None or family in (*SEPARATORS, "tilted")
+                data, ext = render(image, "photo" if photo else family, rng, ruled=ruled)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
     return out
 
 
-def generate(split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED) -> list[Number]:
-    return _generate(split, per_cell, (seed,), lambda rng, _: "mouse" if rng.random() < 0.25 else "photo")
+def generate(
+    split: mnist.Split, per_cell: int = PER_CELL, seed: int = SEED, lengths: tuple[int, ...] = LENGTHS
+) -> list[Number]:
+    return _generate(split, per_cell, (seed,), lambda rng, _: "mouse" if rng.random() < 0.25 else "photo", lengths)
 
 
 def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
@@ -194,6 +250,19 @@ def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
     """Photographed numbers written in a printed box (a form's field), and, in turn, one digit a
     cell of a comb of boxes (a postcode's field; `family` says which): a set of its own."""
     return _generate(split, per_cell, (seed, 2), lambda _, n: ("boxed", "comb")[n % 2])
+
+
+def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers with marks between their digits that are not digits (a decimal point,
+    thousands commas, a dash; `family` says which), read as their digits alone: a set of its own.
+    Its `touching` cells are separated too (the marks need gaps); they only add numbers."""
+    return _generate(split, per_cell, (seed, 3), lambda _, n: SEPARATORS[n % len(SEPARATORS)])
+
+
+def generate_tilted(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers whose whole line of writing is tilted by TILT_DEG (a phone held at an
+    angle, a number written uphill), on top of the photo's own +-4 degrees: a set of its own."""
+    return _generate(split, per_cell, (seed, 4), lambda _, n: "tilted")
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

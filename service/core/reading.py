@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, lines, pieces, strokes
+from service.core import framing, groups, lines, pieces, skew, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -122,27 +122,20 @@ class Segmented:
         return out
 
 
-def _part(ink: np.ndarray, left: int, right: int, scale: float) -> tuple[np.ndarray, Box] | None:
+def _part(ink: np.ndarray, left: int, right: int, place: skew.Placement) -> tuple[np.ndarray, Box] | None:
     """The frame and the picture-coordinate box of ink[:, left:right], or None if it holds none."""
     piece = ink[:, left:right]
     lit = piece > pieces.LEVEL
     if np.count_nonzero(lit) < strokes.SPECK_PX:
         return None
     rows = np.flatnonzero(lit.any(axis=1))
-    cols = np.flatnonzero(lit.any(axis=0))
     top, bottom = int(rows[0]), int(rows[-1]) + 1
-    x0, x1 = left + int(cols[0]), left + int(cols[-1]) + 1
     try:
         frame = framing.frame(piece[top:bottom])
     except framing.BlankImage:
         return None
-    box = (
-        round(x0 / scale),
-        round(top / scale),
-        max(1, round((x1 - x0) / scale)),
-        max(1, round((bottom - top) / scale)),
-    )
-    return frame, box
+    ys, xs = np.nonzero(lit)
+    return frame, place.box(xs + left, ys)
 
 
 def _cuts(profile: np.ndarray, parts: int) -> list[list[int]]:
@@ -171,7 +164,7 @@ def _cuts(profile: np.ndarray, parts: int) -> list[list[int]]:
     return [list(c) for c in combos[:MAX_CUTS] if list(c) == sorted(c)]
 
 
-def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
+def _options(ink: np.ndarray, place: skew.Placement) -> tuple[Option, ...]:
     """Ways to read one group's ink (already only that group's): as one digit, or as 2..MAX_PARTS
     touching digits, as its width allows."""
     lit = ink > pieces.LEVEL
@@ -196,21 +189,21 @@ def _options(ink: np.ndarray, scale: float) -> tuple[Option, ...]:
             edges = [left, *(left + c for c in cuts), right]
             for span in itertools.pairwise(edges):
                 if span not in framed:
-                    framed[span] = _part(ink, *span, scale)
+                    framed[span] = _part(ink, *span, place)
             parts = [framed[span] for span in itertools.pairwise(edges)]
             found = [p for p in parts if p is not None]
             if len(found) == k:
                 narrow = k == 2 and aspect / k < MIN_PART_ASPECT
                 options.append(Option(tuple(f for f, _ in found), tuple(b for _, b in found), narrow))
     if not options:
-        part = _part(ink, left, right, scale)
+        part = _part(ink, left, right, place)
         if part is not None:
             options.append(Option((part[0],), (part[1],)))
     return tuple(options)
 
 
 def _splits(
-    ink: np.ndarray, labels: np.ndarray, box: np.ndarray, ids: list[int], min_height: float, scale: float
+    ink: np.ndarray, labels: np.ndarray, box: np.ndarray, ids: list[int], min_height: float, place: skew.Placement
 ) -> list[Option]:
     """Ways to read a group of several pieces as two digits written apart: its pieces, left to
     right, split in two where both sides are tall enough to be digits. Overlap is only a hint
@@ -227,7 +220,7 @@ def _splits(
             if rows[:, 2].max() - rows[:, 0].min() + 1 < min_height:
                 break
             side_ink = ink * strokes.dilate(np.isin(labels, side).astype(np.float32), 1)
-            part = _part(side_ink, max(0, int(rows[:, 1].min()) - 1), int(rows[:, 3].max()) + 2, scale)
+            part = _part(side_ink, max(0, int(rows[:, 1].min()) - 1), int(rows[:, 3].max()) + 2, place)
             if part is None:
                 break
             parts.append(part)
@@ -236,14 +229,24 @@ def _splits(
     return options
 
 
+def _grouped(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+    """The ink's pieces (labels, boxes; ruled lines out) and their groups, left to right."""
+    mask = pieces.ink_mask(ink, pieces.LEVEL)
+    labels, box = lines.without_lines(mask, *pieces.pieces(mask))
+    return labels, box, pieces.groups(labels, box)
+
+
 def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
     ink = strokes.without_specks(framing.without_printing(found.values))
-    mask = pieces.ink_mask(ink, pieces.LEVEL)
-    labels, box = lines.without_lines(mask, *pieces.pieces(mask))
-    found_groups = pieces.groups(labels, box)
+    place = skew.Placement(scale, decoded.width, decoded.height)
+    labels, box, found_groups = _grouped(ink)
+    degrees = skew.tilt(box, found_groups)
+    if degrees:  # written askew: cut the ink turned level
+        ink, place = skew.level(ink, degrees, place)
+        labels, box, found_groups = _grouped(ink)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")
     if len(found_groups) > MAX_DIGITS:
@@ -255,7 +258,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         own = np.isin(labels, ids)
         # Only this group's ink, with its faint edges: the neighbours' strokes stay out.
         group_ink = ink * strokes.dilate(own.astype(np.float32), 1)
-        options = (*_options(group_ink, scale), *_splits(ink, labels, box, ids, min_height, scale))
+        options = (*_options(group_ink, place), *_splits(ink, labels, box, ids, min_height, place))
         if options:
             out.append(options)
             if whole:

@@ -75,6 +75,8 @@ def test_smoke_pipeline_writes_a_complete_card(smoke_run: tuple[Path, Path]) -> 
     assert set(card["uncertain"]["flagged"]) == {"correct", "wrong", "letters", "scribbles"}
     for kind in numbers.KINDS:
         assert set(card["numbers"]["string_accuracy"][kind]) == {*map(str, numbers.LENGTHS), "all"}
+    assert set(card["numbers"]["string_accuracy_with_separators"]) == {*numbers.SEPARATORS, "all"}
+    assert set(card["numbers"]["string_accuracy_4_digits_over_seeds"]) == {"seeds", *numbers.KINDS}
     for png in ("mnist-cnn.confusion.png", "mnist-cnn.curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((work / "train" / "history.json").read_text())["loss"]

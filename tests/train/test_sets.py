@@ -150,3 +150,22 @@ def test_ruled_numbers_carry_their_truth_and_their_lines_run_edge_to_edge(mnist_
             "lined": middle.min() < 100 < 180 < middle.max(),
             "strike": 140 <= middle.min() <= 160,
         }[style], (style, middle)
+
+
+def test_numbers_with_separators_have_marks_between_their_digits(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate_separators(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == set(numbers.SEPARATORS)
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    assert [n.data for n in numbers.generate_separators(mnist_test, per_cell=1)] == [n.data for n in sample]
+    rng = np.random.default_rng(0)
+    digits = [mnist_test.images[i] for i in range(5)]
+    for style in numbers.SEPARATORS:
+        ink = np.asarray(numbers.separated_by(digits, style, rng)) > 127
+        # 12.345: six pieces side by side, the mark apart from the digits, low in their band.
+        columns = np.flatnonzero(ink.any(axis=0))
+        runs = np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)
+        assert len(runs) == 6, style
+        rows = np.flatnonzero(ink.any(axis=1))
+        mark_rows = np.flatnonzero(ink[:, runs[2][0] : runs[2][-1] + 1].any(axis=1))
+        assert mark_rows.min() > rows.min() + 0.3 * (rows.max() - rows.min()), style
+        assert len(mark_rows) < 0.5 * len(rows), style

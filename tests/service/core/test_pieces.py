@@ -43,6 +43,21 @@ def test_a_lone_short_piece_near_a_digit_is_its_fragment() -> None:
     assert _grouped([digit, fleck]) == [sorted([digit, fleck])]
 
 
+def test_marks_beside_the_digits_are_no_group() -> None:
+    """A dash at mid-height, a comma on the line, between digits: low, short and over no digit's
+    columns, they are punctuation, not fragments (a fragment's joining made 12-34 read 127-34)."""
+    one, two, three = (40, 50, 140, 100), (40, 150, 140, 200), (40, 250, 140, 300)
+    dash, comma = (86, 110, 93, 140), (125, 220, 155, 230)
+    assert _grouped([one, dash, two, comma, three]) == [[one], [two], [three]]
+
+
+def test_a_bar_written_apart_beside_the_top_of_a_digit_is_its_fragment() -> None:
+    """A 7's bar (or a 5's hat) written apart and off to the side of its slanted body still
+    belongs to it: it reaches into the top of the digit."""
+    body, bar = (40, 150, 140, 200), (45, 205, 52, 245)
+    assert _grouped([(40, 50, 140, 100), body, bar]) == [[(40, 50, 140, 100)], sorted([body, bar])]
+
+
 def test_digits_overlapping_in_columns_are_one_group() -> None:
     """Two slanted digits can share columns; the group is read whole, cut, or split (reading)."""
     a = (40, 50, 140, 110)

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from service.core import decode, groups, pieces, reading
+from service.core import decode, groups, pieces, reading, skew
 from service.core.card import ModelCard
 from service.core.groups import GroupClasses, GroupModel
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
+from train import mnist, numbers
 
 Reader = Callable[[bytes], list[reading.Digit]]
 
@@ -88,6 +89,59 @@ def test_underlines_and_specks_are_not_digits(read: Reader) -> None:
     assert _text(read(png(img))) == "305"
 
 
+def test_each_digit_of_a_number_written_askew_is_a_group_of_its_own(mnist_test: mnist.Split) -> None:
+    """The line of writing tilted 8-20 degrees: digits reach under their neighbours' columns and
+    were grouped with them (2 of these 7 numbers) until the ink was turned level first."""
+    separated = [n for n in numbers.generate_tilted(mnist_test, per_cell=1) if n.kind == "separated"]
+    for n in separated:
+        segmented = reading.segment(decode.decode(n.data, work_side=reading.READ_SIDE), whole=False)
+        assert len(segmented.groups) == len(n.text), n.filename
+
+
+@pytest.mark.parametrize("degrees", [-18.0, 18.0])
+def test_a_number_written_askew_is_read_with_its_boxes_on_its_digits(read: Reader, degrees: float) -> None:
+    img, boxes = written("31415", pen=8, gap=0.3)
+    turned = img.rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    digits = read(png(turned))
+    assert _text(digits) == "31415"
+    rad = np.radians(degrees)
+    for d, (x, y, w, h) in zip(digits, boxes, strict=True):
+        # Where the drawn digit's centre went when the picture was turned.
+        dx, dy = x + w / 2 - img.width / 2, y + h / 2 - img.height / 2
+        cx = turned.width / 2 + dx * np.cos(rad) + dy * np.sin(rad)
+        cy = turned.height / 2 - dx * np.sin(rad) + dy * np.cos(rad)
+        bx, by, bw, bh = d.box
+        assert abs(bx + bw / 2 - cx) < w / 3 and abs(by + bh / 2 - cy) < h / 3
+        assert bx >= 0 and by >= 0 and bx + bw <= turned.width and by + bh <= turned.height
+
+
+@pytest.mark.parametrize(
+    ("text", "after", "mark"),
+    [
+        ("1234", 1, "dash"),  # 12-34
+        ("86", 0, "dash"),  # 8-6
+        ("12345", 1, "comma"),  # 12,345
+        ("314", 0, "comma"),  # 3,14
+        ("2718", 0, "point"),  # 2.718, a point as thick as the pen
+    ],
+)
+def test_marks_between_digits_are_not_digits(read: Reader, text: str, after: int, mark: str) -> None:
+    """A dash at mid-height, a comma dipping under the line, a decimal point in the gap after the
+    digit `after`: pieces beside the digits, low, are punctuation, not a digit's fragments."""
+    img, boxes = written(text, pen=8, gap=0.6)
+    draw = ImageDraw.Draw(img)
+    x, y, w, h = boxes[after]
+    mid = x + w + (boxes[after + 1][0] - x - w) / 2  # the middle of the gap
+    if mark == "dash":
+        draw.line([(mid - 18, y + h * 0.55), (mid + 18, y + h * 0.52)], fill=20, width=8)
+    elif mark == "comma":
+        draw.ellipse((mid - 7, y + h - 16, mid + 7, y + h - 2), fill=20)
+        draw.line([(mid + 4, y + h - 8), (mid - 10, y + h + 28)], fill=20, width=7)
+    else:
+        draw.ellipse((mid - 9, y + h - 18, mid + 9, y + h), fill=20)
+    assert _text(read(png(img))) == text
+
+
 @pytest.mark.parametrize(
     ("text", "style", "width", "grey", "tilt"),
     [
@@ -138,7 +192,7 @@ def test_a_group_left_with_faint_ink_only_is_no_option() -> None:
     on a number in a light grey box before the box was taken away."""
     faint = np.zeros((40, 60), np.float32)
     faint[10:30, 20:24] = pieces.LEVEL * 0.8
-    assert reading._options(faint, 1.0) == ()
+    assert reading._options(faint, skew.Placement(1.0, 40, 40)) == ()
 
 
 def test_a_five_with_its_hat_apart_is_one_digit(read: Reader) -> None:
