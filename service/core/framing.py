@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import boxes, lines, paper, pieces
+from service.core import boxes, levels, lines, paper, pieces
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -21,9 +21,8 @@ FRAME = 28
 BOX = 20
 # MNIST's centre of mass, measured on its test set in array-index coordinates.
 CENTRE = 14.0
-# Statistics (percentiles, thresholds) are taken on at most this many pixels: plenty for a
-# histogram, and their cost no longer grows with the picture.
-STAT_SAMPLES = 16_384
+# Ink stands at least this many standard deviations of the paper's noise above the paper.
+NOISE_SIGMAS = 4.0
 
 
 class BlankImage(ServiceError):
@@ -82,59 +81,6 @@ def _shrink(img: Image.Image, side: int = WORK_SIDE) -> Image.Image:
     return img.resize(size, Image.Resampling.BOX)
 
 
-def _sample(values: np.ndarray) -> np.ndarray:
-    """A regular subsample of at most ~STAT_SAMPLES values, for statistics."""
-    flat = values.ravel()
-    return flat[:: max(1, flat.size // STAT_SAMPLES)]
-
-
-OTSU_BINS = 64
-# Ink stands at least this many standard deviations of the paper's noise above the paper.
-NOISE_SIGMAS = 4.0
-
-
-def _quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    """Nearest-rank quantiles by one sort: np.percentile costs far more on arrays this small."""
-    ordered = np.sort(values, axis=None)
-    last = ordered.size - 1
-    return [float(ordered[round(q * last)]) for q in qs]
-
-
-def _otsu(values: np.ndarray) -> float:
-    """Otsu's threshold of values in [0, 1] (64 bins)."""
-    bins = np.clip((values * OTSU_BINS).astype(np.int32), 0, OTSU_BINS - 1)
-    hist = np.bincount(bins.ravel(), minlength=OTSU_BINS)
-    p = hist.astype(np.float64) / max(int(hist.sum()), 1)
-    centres = (np.arange(OTSU_BINS) + 0.5) / OTSU_BINS
-    w0 = np.cumsum(p)
-    mu = np.cumsum(p * centres)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mu[-1] * w0 - mu) ** 2 / (w0 * (1.0 - w0))
-    return float((int(np.argmax(np.nan_to_num(between))) + 1) / OTSU_BINS)
-
-
-def _flatten(ink: np.ndarray) -> np.ndarray:
-    """Subtract a smooth (quadratic) background fitted to the non-ink pixels: uneven lighting,
-    shadows and vignetting in photos become a flat black background."""
-    h, w = ink.shape
-    step = max(1, int(np.sqrt(h * w / 4096)))  # ~4k samples are plenty for 6 parameters
-    sample = ink[::step, ::step]
-    ys, xs = np.mgrid[0:h:step, 0:w:step]
-    ys = ys.astype(np.float32) / h - 0.5
-    xs = xs.astype(np.float32) / w - 0.5
-    background = sample <= _otsu(sample)
-    if background.sum() < 12:
-        return ink
-    basis = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=-1)
-    a, b = basis[background].astype(np.float64), sample[background].astype(np.float64)
-    # Normal equations of a 6-parameter least-squares fit (a tiny ridge keeps them well-posed).
-    coef = np.linalg.solve(a.T @ a + 1e-6 * np.eye(6), a.T @ b)
-    fy = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
-    fx = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
-    surface = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
-    return np.asarray(ink - surface, dtype=np.float32)
-
-
 def _mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
     cum = np.cumsum(profile)
     total = cum[-1]
@@ -178,26 +124,30 @@ def normalise(grey: np.ndarray) -> Ink:
     Polarity: the background is the majority of the picture, so the median sits near it; if
     the median is nearer the bright end, the ink is dark (paper) and the picture is inverted.
     """
-    lo, med, hi = _quantiles(_sample(grey), (0.01, 0.5, 0.99))
+    lo, med, hi = levels.quantiles(levels.sample(grey), (0.01, 0.5, 0.99))
     sparse = hi - lo < 0.04
     if sparse:
         # A thin line on a large canvas (a mouse drawing) can be under 1 % of the pixels, and a
         # subsample can miss it: the extremes of every pixel tell ink from a flat colour.
         lo, hi = float(grey.min()), float(grey.max())
     inverted = bool(med - lo > hi - med)
+    if not sparse and min(grey.shape) >= 16 and max(med - lo, hi - med) < levels.EVEN_TAILS * min(med - lo, hi - med):
+        # The ink moved neither quantile: a fine pen on a page lit unevenly (the gradient makes
+        # both tails alike, and the vote a coin toss). The extremes around the lighting decide.
+        inverted = levels.dark_ink(grey)
     ink = 1.0 - grey if inverted else grey
     if hi - lo < 0.04:
         raise BlankImage("the picture has no visible ink (it is one flat colour)")
     if _is_mnist_framed(ink, 1.0 - med if inverted else med):
         return Ink(ink, inverted, mnist_framed=True)
     if min(ink.shape) >= 16 and not sparse:
-        ink = _flatten(ink)
-    sample = ink.ravel() if sparse else _sample(ink)
-    threshold = _otsu(np.clip(sample, 0.0, 1.0))
+        ink = levels.flatten(ink)
+    sample = ink.ravel() if sparse else levels.sample(ink)
+    threshold = levels.otsu(np.clip(sample, 0.0, 1.0))
     # Otsu splits the paper's own noise when the ink is a sliver of the picture (a fine pen on a
     # large photo): ink is what stands clear of the paper's noise (median absolute deviation).
-    (paper,) = _quantiles(sample, (0.5,))
-    (spread,) = _quantiles(np.abs(sample - paper), (0.5,))
+    (paper,) = levels.quantiles(sample, (0.5,))
+    (spread,) = levels.quantiles(np.abs(sample - paper), (0.5,))
     threshold = max(threshold, paper + NOISE_SIGMAS * 1.4826 * spread)
     back = sample[sample <= threshold]
     fore = sample[sample > threshold]
@@ -206,7 +156,7 @@ def normalise(grey: np.ndarray) -> Ink:
     # Ramp from just above the paper's noise to the typical ink level: keeps the anti-aliased
     # edges MNIST has, drops paper grain and JPEG ringing.
     floor = float(np.mean(back) + 3.0 * np.std(back))
-    (top,) = _quantiles(fore, (0.9,))
+    (top,) = levels.quantiles(fore, (0.9,))
     floor = min(floor, (threshold + top) / 2)
     if top - floor < 0.05:
         raise BlankImage("the picture has too little contrast to find a digit")
@@ -234,7 +184,7 @@ def frame(ink: np.ndarray, shape: tuple[int, int] = (FRAME, FRAME), box: tuple[i
     small = np.asarray(small_img.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     # Resampling a thin stroke leaves it faint; MNIST strokes reach full white.
     lit = small[small > 0]
-    (peak,) = _quantiles(lit, (0.99,)) if lit.size else (0.0,)
+    (peak,) = levels.quantiles(lit, (0.99,)) if lit.size else (0.0,)
     if peak <= 0.0:
         raise BlankImage("the picture has no visible ink")
     small = np.clip(small * (255.0 / peak), 0.0, 255.0)
@@ -253,7 +203,7 @@ def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
     work = _shrink(decoded.image, side)
     grey = to_grey(work, background=255)
     if min(grey.shape) >= paper.MIN_SIDE:  # a desk around the sheet is no ink
-        grey = paper.on_sheet(grey, _otsu(_sample(grey)))
+        grey = paper.on_sheet(grey, levels.otsu(levels.sample(grey)))
     try:
         ink = normalise(grey)
     except BlankImage:

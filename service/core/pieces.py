@@ -79,11 +79,14 @@ def groups(labels: np.ndarray, box: np.ndarray) -> list[list[int]]:
     # Short pieces that share columns are first taken together: a small digit written with a
     # broken stroke is several short pieces, none of them a fragment of its neighbours.
     units: list[list[int]] = []
+    unit_right = -1  # the last unit's right edge (kept, not recomputed: noise makes units of thousands)
     for i in sorted((i for i in ids if heights[i - 1] < FRAGMENT * digit_h), key=lambda i: box[i, 1]):
-        if units and box[i, 1] <= max(int(box[j, 3]) for j in units[-1]):
+        if units and box[i, 1] <= unit_right:
             units[-1].append(i)
+            unit_right = max(unit_right, int(box[i, 3]))
         else:
             units.append([i])
+            unit_right = int(box[i, 3])
     units += [[i] for i in ids if heights[i - 1] >= FRAGMENT * digit_h]
     # Units at least half as tall as the digits start groups; shorter ones (a 5's hat, the bar
     # of a 4 written apart) join the group they overlap most, or the nearest.

@@ -41,6 +41,10 @@ CUT_WINDOW = 0.35
 # Candidate columns per cut, and candidate ways to cut one group into k parts, at most.
 CUT_CHOICES = 4
 MAX_CUTS = 12
+# A group of more pieces than this is not offered split between them: each split frames both
+# sides over the whole picture, and a picture of noise made one group of ~4,000 pieces (105 s
+# for one request). Two digits written apart are a few pieces each.
+MAX_SPLIT_PIECES = 8
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 
@@ -209,7 +213,7 @@ def _splits(
     right, split in two where both sides are tall enough to be digits. Overlap is only a hint
     (two slanted digits can overlap as much as a 5 and its hat), so the models weigh these
     options against the group read whole or cut. Each side is at least `min_height` tall."""
-    if len(ids) < 2:
+    if not 2 <= len(ids) <= MAX_SPLIT_PIECES:
         return []
     order = sorted(ids, key=lambda i: float(box[i, 1] + box[i, 3]))
     options = []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageFilter
 
-from service.core import decode, framing, paper
+from service.core import decode, framing, levels, paper
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
@@ -27,7 +27,7 @@ def _on_desk(sheet: Image.Image, at: tuple[int, int], size: tuple[int, int], gre
 
 def _grey(data: bytes) -> tuple[np.ndarray, float]:
     grey = framing.to_grey(decode.decode(data).image)
-    return grey, framing._otsu(framing._sample(grey))
+    return grey, levels.otsu(levels.sample(grey))
 
 
 @pytest.mark.parametrize(

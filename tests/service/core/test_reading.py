@@ -243,6 +243,34 @@ def test_a_one_written_into_its_neighbour_is_still_two_digits(read: Reader, text
     assert _text(read(png(img))) == text
 
 
+def test_a_picture_of_noise_is_bounded_work() -> None:
+    """Dense noise is one group of thousands of pieces: it was offered split between every two of
+    them (4,373 frames, 105 s for one request). At most MAX_SPLIT_PIECES pieces are split; the
+    cuts of one group are bounded by MAX_PARTS and MAX_CUTS."""
+    rng = np.random.default_rng(0)
+    grey = np.full((768, 1024), 255, np.uint8)
+    ys, xs = rng.integers(0, 766, 40_000), rng.integers(0, 1022, 40_000)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            grey[ys + dy, xs + dx] = 0  # 2x2 flecks over ~15 % of the picture
+    segmented = reading.segment(decode.decode(png(Image.fromarray(grey)), work_side=reading.READ_SIDE))
+    bound = 1 + sum(k * reading.MAX_CUTS for k in range(2, reading.MAX_PARTS + 1))
+    assert len(segmented.frames()) <= len(segmented.groups) * bound
+
+
+def test_many_short_pieces_sharing_columns_are_one_unit() -> None:
+    """Five thousand short flecks in a row, each reaching under the next: one small digit's worth
+    of broken strokes as far as grouping goes (its right edge is kept, not recomputed per piece)."""
+    mask = np.zeros((60, 5 * 5000 + 10), dtype=bool)
+    for k in range(5000):  # in two rows, one above the other in turn: each shares 2 columns with the next
+        top = 0 if k % 2 else 25
+        mask[top : top + 20, 5 * k : 5 * k + 7] = True
+    mask[:, -4:-2] = True  # one digit-tall stroke: the digits' height
+    labels, box = pieces.pieces(mask)
+    assert box.shape[0] - 1 == 5001
+    assert sorted(len(g) for g in pieces.groups(labels, box)) == [1, 5000]
+
+
 def test_more_than_twelve_digits_is_refused(read: Reader) -> None:
     img, _ = written("1234567890123", pen=4)
     with pytest.raises(reading.NotANumber):
