@@ -175,6 +175,7 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         ("boxed", numbers.generate_boxed),
         ("marks", numbers.generate_separators),
         ("tilted", numbers.generate_tilted),
+        ("cut-comb", numbers.generate_cut_combs),
     )
     for tag, made in sets:
         for n in made(test, sizes.ruled_per_cell):
@@ -202,6 +203,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         # Photographed with a decimal point, thousands commas or a dash between the digits
         # (train.numbers.generate_separators), read as the digits alone.
         "string_accuracy_with_separators": table["marks"],
+        # One digit a cell of a comb cropped inside its first and last cells (train.numbers.generate_cut_combs).
+        "string_accuracy_in_a_cut_comb": table["cut-comb"]["all"],
         # Photographed with the whole line of writing tilted 8-20 degrees (train.numbers.generate_tilted).
         "string_accuracy_tilted": table["tilted"]["all"],
         # 4-digit numbers of both kinds on each of FOUR_DIGIT_SEEDS (numbers_per_cell a seed).
@@ -228,6 +231,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
+    log.info("%s numbers in a cut comb: %s", name, figures["numbers"].get("string_accuracy_in_a_cut_comb"))
     log.info("%s 4-digit numbers over seeds: %s", name, figures["numbers"].get("string_accuracy_4_digits_over_seeds"))
 
 

@@ -215,8 +215,8 @@ def _generate(
                 picks = rng.choice(len(split.images), size=length, replace=False)
                 text = "".join(str(int(split.labels[p])) for p in picks)
                 family = family_of(rng, li + ki + i)
-                if family == "comb":  # one digit a cell: nothing touches
-                    comb = uploadlike.in_comb([split.images[p] for p in picks], rng)
+                if family in ("comb", "cut-comb"):  # one digit a cell: nothing touches
+                    comb = uploadlike.in_comb([split.images[p] for p in picks], rng, cut=family == "cut-comb")
                     data, ext = uploadlike.photograph(comb, rng, max_blur=2.0)
                     out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
                     continue
@@ -257,6 +257,12 @@ def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> 
     thousands commas, a dash; `family` says which), read as their digits alone: a set of its own.
     Its `touching` cells are separated too (the marks need gaps); they only add numbers."""
     return _generate(split, per_cell, (seed, 3), lambda _, n: SEPARATORS[n % len(SEPARATORS)])
+
+
+def generate_cut_combs(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers one digit a cell of a comb of boxes, cropped inside its first and last
+    cells (a postcode's field cropped to the writing): a set of its own."""
+    return _generate(split, per_cell, (seed, 5), lambda _, n: "cut-comb")
 
 
 def generate_tilted(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

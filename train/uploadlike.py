@@ -288,10 +288,13 @@ def in_box(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
     return ImageChops.lighter(mask, form)
 
 
-def in_comb(digits: list[np.ndarray], rng: np.random.Generator, cells: int | None = None) -> Image.Image:
+def in_comb(
+    digits: list[np.ndarray], rng: np.random.Generator, cells: int | None = None, cut: bool = False
+) -> Image.Image:
     """The ink mask of digits written one to a cell of a comb of boxes (a postcode's field), left
     to right from a random cell: cells 40-110 px wide and 1.25 times as tall, the digits 70-95 %
-    of a cell, its lines like `in_box`'s, 10-60 % of a cell of form around, askew by up to 2 deg."""
+    of a cell, its lines like `in_box`'s, 10-60 % of a cell of form around, askew by up to 2 deg.
+    `cut`: cropped inside its first and last cells, so its lines run off the picture's sides."""
     cell = int(rng.integers(40, 111))
     count = cells or len(digits)
     first = int(rng.integers(0, count - len(digits) + 1))
@@ -316,7 +319,11 @@ def in_comb(digits: list[np.ndarray], rng: np.random.Generator, cells: int | Non
     for k in range(1, count):
         draw.line([(around[0] + k * cell, around[1]), (around[0] + k * cell, around[1] + tall)], fill=level, width=line)
     tilt = float(rng.uniform(-2, 2))
-    return ImageChops.lighter(mask, form).rotate(tilt, resample=Image.Resampling.BICUBIC)
+    combed = ImageChops.lighter(mask, form).rotate(tilt, resample=Image.Resampling.BICUBIC)
+    if cut:
+        margin = cell // 8
+        return combed.crop((around[0] + margin, 0, around[0] + count * cell - margin, height))
+    return combed
 
 
 def _comb(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:

@@ -169,3 +169,16 @@ def test_numbers_with_separators_have_marks_between_their_digits(mnist_test: mni
         mark_rows = np.flatnonzero(ink[:, runs[2][0] : runs[2][-1] + 1].any(axis=1))
         assert mark_rows.min() > rows.min() + 0.3 * (rows.max() - rows.min()), style
         assert len(mark_rows) < 0.5 * len(rows), style
+
+
+def test_a_cut_comb_runs_off_both_sides_of_the_picture(mnist_test: mnist.Split) -> None:
+    digits = [mnist_test.images[i] for i in range(5)]
+    whole = np.asarray(uploadlike.in_comb(digits, np.random.default_rng(3))) > 60
+    cut = np.asarray(uploadlike.in_comb(digits, np.random.default_rng(3), cut=True)) > 60
+    assert cut.shape[1] < whole.shape[1]
+    # The comb's top and bottom lines reach both edges of the cut picture, not of the whole one.
+    assert cut[:, 0].sum() >= 2 and cut[:, -1].sum() >= 2
+    assert not whole[:, 0].any() and not whole[:, -1].any()
+    sample = numbers.generate_cut_combs(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"cut-comb"}
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)

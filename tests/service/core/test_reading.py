@@ -187,6 +187,36 @@ def test_a_number_in_a_comb_of_boxes(read: Reader) -> None:
     assert _text(read(png(img))) == "4551"
 
 
+@pytest.mark.parametrize("tilt", [0.0, 1.5])
+def test_a_number_in_a_comb_cut_off_at_both_sides(read: Reader, tilt: float) -> None:
+    """A postcode's field cropped to the writing: the comb's top and bottom lines run from edge to
+    edge, its walls stand between them, and there is no left or right side to find a box by. The
+    walls were read as 1s; between evenly spaced walls crossing from line to line they go."""
+    img = Image.new("L", (5 * 110, 160), 255)
+    draw = ImageDraw.Draw(img)
+    for y in (20, 140):
+        draw.line([(0, y), (img.width, y)], fill=40, width=3)
+    for c in range(1, 5):
+        draw.line([(c * 110 - 55, 20), (c * 110 - 55, 140)], fill=40, width=3)
+    for c, ch in enumerate("30517"):
+        digit, _ = written(ch, pen=7, height=80, margin=0)
+        img.paste(digit, (c * 110 - 55 - (110 + digit.width) // 2 + 110, 40))
+    img = img.rotate(tilt, Image.Resampling.BICUBIC, fillcolor=255)
+    assert _text(read(png(img.crop((0, 4, img.width, img.height - 4))))) == "30517"
+
+
+def test_ruled_lines_above_and_below_a_number_touching_both_keep_its_1s(read: Reader) -> None:
+    """The same lines, and two upright 1s written from one to the other: two walls are no comb."""
+    img, boxes = written("5007", pen=7, height=120, gap=0.35, margin=30)
+    draw = ImageDraw.Draw(img)
+    for x, _, w, _ in boxes[1:3]:
+        draw.rectangle((x, 0, x + w, img.height), fill=255)  # the 0s go: upright 1s instead
+        draw.line([(x + w // 2, 30), (x + w // 2, 150)], fill=20, width=7)
+    for y in (30, 150):
+        draw.line([(0, y), (img.width, y)], fill=20, width=3)
+    assert _text(read(png(img))) == "5117"
+
+
 def test_a_group_left_with_faint_ink_only_is_no_option() -> None:
     """Its strong ink was a ruled line's and went with it: /v1/read failed with an IndexError (a 500)
     on a number in a light grey box before the box was taken away."""
