@@ -125,11 +125,18 @@ def inside(ink: np.ndarray, level: float) -> np.ndarray:
     if y1 - y0 < MIN_PX // 2 or x1 - x0 < MIN_PX // 2:
         return ink
     inner = piece[t : piece.shape[0] - b, lft : piece.shape[1] - rgt]
-    within = ink[y0 : y1 + 1, x0 : x1 + 1] * ~(_walls(inner, down) | _walls(inner.T, across).T)
+    walls = _walls(inner, down) | _walls(inner.T, across).T
+    return _only(ink, (slice(y0, y1 + 1), slice(x0, x1 + 1)), walls, level)
+
+
+def _only(ink: np.ndarray, region: tuple[slice, slice], walls: np.ndarray, level: float) -> np.ndarray:
+    """Only the ink within `region` and off its `walls`; the very same array when that leaves
+    nothing to read (an empty box stays as it is)."""
+    within = ink[region] * ~walls
     if int((within > level).sum()) < MIN_INK_PX:
-        return ink  # an empty box: nothing to read inside it, so it stays as it is
+        return ink
     out = np.zeros_like(ink)
-    out[y0 : y1 + 1, x0 : x1 + 1] = within
+    out[region] = within
     return out
 
 
@@ -150,7 +157,8 @@ def _cut_comb(ink: np.ndarray, piece: np.ndarray, at: tuple[int, int, int, int],
     if inner.shape[0] < MIN_PX // 2:
         return ink
     # A rectangle turned by a small angle: its upright sides lean by minus its flat sides' slope.
-    columns = _wall_columns(inner, -across, CUT_GRID)
+    lean = -across
+    columns = _wall_columns(inner, lean, CUT_GRID)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], columns.astype(np.int8), [0]))))
     centres = (edges[0::2] + edges[1::2] - 1) / 2
     cells = np.diff(centres)
@@ -160,13 +168,7 @@ def _cut_comb(ink: np.ndarray, piece: np.ndarray, at: tuple[int, int, int, int],
         return ink
     if cells.max() > CELL_SPREAD * cells.min():
         return ink
-    y0, y1 = top + t, bottom - b
-    within = ink[y0 : y1 + 1] * ~_walls(inner, -across, CUT_GRID)
-    if int((within > level).sum()) < MIN_INK_PX:
-        return ink
-    out = np.zeros_like(ink)
-    out[y0 : y1 + 1] = within
-    return out
+    return _only(ink, (slice(top + t, bottom - b + 1), slice(None)), _mask(inner, lean, columns), level)
 
 
 def _leaning(h: int, w: int, slope: float) -> np.ndarray:
@@ -183,10 +185,15 @@ def _wall_columns(inner: np.ndarray, slope: float, grid: float) -> np.ndarray:
     return np.asarray(upright.mean(axis=0) >= grid)
 
 
-def _walls(inner: np.ndarray, slope: float, grid: float = GRID) -> np.ndarray:
+def _walls(inner: np.ndarray, slope: float) -> np.ndarray:
     """Where the box's own straight lines cross its inside from top to bottom (the walls of a comb
     of boxes, a table's columns), leaning like its sides (`slope`: columns per row): a mask."""
-    wall = _wall_columns(inner, slope, grid)
+    return _mask(inner, slope, _wall_columns(inner, slope, GRID))
+
+
+def _mask(inner: np.ndarray, slope: float, wall: np.ndarray) -> np.ndarray:
+    """The walls at these columns (counted at the top row), leaning by `slope`, WALL_MARGIN px
+    either side, as a mask of the inside."""
     if not wall.any():
         return np.zeros_like(inner)
     wall = strokes.dilate(wall[None, :].astype(np.float32), WALL_MARGIN)[0] > 0

@@ -138,7 +138,10 @@ def _part(ink: np.ndarray, left: int, right: int, place: skew.Placement) -> tupl
         frame = framing.frame(piece[top:bottom])
     except framing.BlankImage:
         return None
-    ys, xs = np.nonzero(lit)
+    if place.angle:  # turned back pixel by pixel
+        ys, xs = np.nonzero(lit)
+    else:  # only the extremes count: the columns and rows with ink are enough
+        ys, xs = rows, np.flatnonzero(lit.any(axis=0))
     return frame, place.box(xs + left, ys)
 
 
