@@ -168,7 +168,9 @@ def _cut_comb(ink: np.ndarray, piece: np.ndarray, at: tuple[int, int, int, int],
         return ink
     if cells.max() > CELL_SPREAD * cells.min():
         return ink
-    return _only(ink, (slice(top + t, bottom - b + 1), slice(None)), _mask(inner, lean, columns), level)
+    # The piece's own columns: its lines may stop up to EDGE_PX short of the picture's sides.
+    region = (slice(top + t, bottom - b + 1), slice(left, right + 1))
+    return _only(ink, region, _mask(inner, lean, columns), level)
 
 
 def _leaning(h: int, w: int, slope: float) -> np.ndarray:

@@ -118,3 +118,21 @@ def test_squared_paper_and_an_empty_box_are_left_as_they_are() -> None:
     for picture in (grid, empty):
         ink = _ink(picture)
         assert boxes.inside(ink, pieces.LEVEL) is ink
+
+
+@pytest.mark.parametrize("short", [0, 1, 2])
+def test_a_cut_comb_whose_lines_stop_short_of_the_sides_keeps_its_cells(short: int) -> None:
+    """Lines ending 1-2 px before the picture's sides (still within EDGE_PX): the piece is
+    narrower than the picture. That raised a ValueError (a 500) when the walls were taken."""
+    ink = np.zeros((100, 300), np.float32)
+    ink[10:13, short : 300 - short] = 1.0  # the top and bottom lines
+    ink[80:83, short : 300 - short] = 1.0
+    for x in range(40, 290, 50):
+        ink[10:83, x : x + 3] = 1.0  # six evenly spaced walls
+    for x in (60, 110, 160):
+        ink[30:60, x : x + 10] = 1.0  # ink in three cells
+    out = boxes.inside(ink, 0.35)
+    assert out is not ink
+    assert not out[:13].any() and not out[80:].any()  # the lines and all outside them went
+    assert not out[:, 40:43].any() and not out[:, 240:243].any()  # so did the walls
+    assert np.array_equal(out[30:60, 60:70], ink[30:60, 60:70])  # the cells' ink stayed, in place
