@@ -1,7 +1,7 @@
 """The whole model pipeline in one command: train -> convert -> verify parity -> evaluate ->
 int8 variant (if within its accuracy budget) -> models/.
 
-    mnist-pipeline                      # full run (~20 min on 2 cores), writes models/
+    mnist-pipeline                      # full run (~32 min on 2 cores), writes models/
     mnist-pipeline --smoke --out DIR    # 3 epochs on 6,000 images (~1 min), for CI
 
 Every figure in the model card is measured here on the ONNX file itself.

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from train import hands, mnist
+from train import hands, mnist, served
 from train.augment import AugmentConfig, augment_batch
 from train.model import NUM_CLASSES, build_model, multiply_adds
 
@@ -106,8 +106,11 @@ def train(data_dir: Path, out: Path, epochs: int, limit: int | None) -> dict[str
     # Hands MNIST under-represents (European 1s, crossed 7s, hairline to marker pens, digits cut
     # by the picture's edge), made from training digits only: validation stays pure MNIST.
     extra_x, extra_y = hands.variants(split.images[: len(x_train)], y_train, SEED)
-    x_train = np.concatenate([x_train, prepare(extra_x)])
-    y_train = np.concatenate([y_train, extra_y])
+    # Training digits drawn as pictures (photos, mouse drawings, ruled and boxed paper) and framed
+    # by the service itself: the model learns the frames it is shown, not only MNIST's.
+    shown_x, shown_y = served.frames(split.images[: len(x_train)], y_train, SEED)
+    x_train = np.concatenate([x_train, prepare(extra_x), prepare(shown_x)])
+    y_train = np.concatenate([y_train, extra_y, shown_y])
     aug = AugmentConfig()
     steps = len(x_train) // BATCH_SIZE
     train_ds = make_dataset(x_train, y_train, BATCH_SIZE, aug)
@@ -170,6 +173,7 @@ def train(data_dir: Path, out: Path, epochs: int, limit: int | None) -> dict[str
             "loss": f"categorical cross-entropy, label smoothing {LABEL_SMOOTHING}",
             "augmentation": aug.as_dict(),
             "added_hands": dict(hands.TRAINING_HANDS),
+            "added_served_pictures": dict(served.SERVED_FAMILIES),
             "train_images": len(x_train),
             "validation_images": len(x_val),
         },
