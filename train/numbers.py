@@ -155,9 +155,9 @@ def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.
         draw.line([(0, row - half), (mask.width, row + half)], fill=level, width=width)
 
 
-def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: str | None = None) -> tuple[bytes, str]:
+def render(number: Image.Image, family: str, rng: np.random.Generator, paper: str | None = None) -> tuple[bytes, str]:
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
-    `ruled` (photos): on ruled lines of that style (`rule`), or "boxed": written in a printed box
+    `paper` (photos) marked: ruled lines of a RULED style (`rule`), or "boxed": a printed box
     (a form's field, `uploadlike.in_box`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
@@ -179,15 +179,15 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, ruled: st
     drawn = number.resize(size, Image.Resampling.BICUBIC).rotate(
         float(rng.uniform(-4, 4)), Image.Resampling.BICUBIC, expand=True
     )
-    if ruled == "boxed":
+    if paper == "boxed":
         return uploadlike.photograph(uploadlike.in_box(drawn, rng), rng, max_blur=2.0)
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
     mask.paste(drawn, at)
-    if ruled is not None:
+    if paper is not None:
         ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
-        rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), ruled, rng)
+        rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), paper, rng)
     return uploadlike.photograph(mask, rng, max_blur=2.0)
 
 
@@ -227,9 +227,9 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                ruled = family if family in (*RULED, "boxed") else None
-                photo = ruled is not None or family in (*SEPARATORS, "tilted")
-                data, ext = render(image, "photo" if photo else family, rng, ruled=ruled)
+                paper = family if family in (*RULED, "boxed") else None
+                photo = paper is not None or family in (*SEPARATORS, "tilted")
+                data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
     return out
 

@@ -61,8 +61,8 @@ def surface(values: np.ndarray, background_only: bool = True) -> np.ndarray | No
     coef = np.linalg.solve(a.T @ a + 1e-6 * np.eye(6), a.T @ b)
     fy = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
     fx = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
-    surface = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
-    return np.asarray(surface, dtype=np.float32)
+    fitted = coef[0] + coef[1] * fx + coef[2] * fy + coef[3] * fx * fx + coef[4] * fx * fy + coef[5] * fy * fy
+    return np.asarray(fitted, dtype=np.float32)
 
 
 def flatten(ink: np.ndarray) -> np.ndarray:
