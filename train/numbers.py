@@ -265,10 +265,12 @@ def generate_cut_combs(split: mnist.Split, per_cell: int, seed: int = SEED) -> l
     return _generate(split, per_cell, (seed, 5), lambda _, n: "cut-comb")
 
 
-def generate_tilted(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+def generate_tilted(
+    split: mnist.Split, per_cell: int, seed: int = SEED, lengths: tuple[int, ...] = LENGTHS
+) -> list[Number]:
     """Photographed numbers whose whole line of writing is tilted by TILT_DEG (a phone held at an
     angle, a number written uphill), on top of the photo's own +-4 degrees: a set of its own."""
-    return _generate(split, per_cell, (seed, 4), lambda _, n: "tilted")
+    return _generate(split, per_cell, (seed, 4), lambda _, n: "tilted", lengths)
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

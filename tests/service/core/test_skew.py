@@ -28,10 +28,20 @@ def test_the_tilt_is_the_slope_through_the_groups_centres(degrees: float) -> Non
 def test_slight_tilts_few_groups_and_steep_lines_are_left_alone() -> None:
     box, groups = _blocks([(50, 200), (110, 203), (170, 206), (230, 209)])  # ~3 degrees
     assert skew.tilt(box, groups) == 0.0
-    box, groups = _blocks([(50, 200), (110, 240)])  # two groups: a digit's size alone tilts them
+    # Two groups: a digit's size alone tilts the line through them by a few degrees.
+    box, groups = _blocks([(50, 200), (110, 206)])  # ~6 degrees
+    assert skew.tilt(box, groups) == 0.0
+    box, groups = _blocks([(60, 120)])  # one group: no line
     assert skew.tilt(box, groups) == 0.0
     box, groups = _blocks([(50, 100), (90, 160), (130, 220)])  # 56 degrees: not a line of writing
     assert skew.tilt(box, groups) == 0.0
+
+
+@pytest.mark.parametrize("degrees", [-15.0, 10.0])
+def test_two_groups_tell_a_tilt_from_two_deg(degrees: float) -> None:
+    slope = np.tan(np.radians(degrees))
+    box, groups = _blocks([(x, round(200 + slope * x)) for x in (50, 130)])
+    assert skew.tilt(box, groups) == pytest.approx(degrees, abs=0.8)
 
 
 def test_level_brings_the_line_level_and_boxes_back_to_the_picture() -> None:
