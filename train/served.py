@@ -74,7 +74,7 @@ def frames(
         for start in range(0, len(picks), CHUNK):
             part = picks[start : start + CHUNK]
             tasks.append((images[part], labels[part], family, [seed, number, start]))
-    processes = processes or min(len(tasks), os.cpu_count() or 1)
+    processes = processes or min(len(tasks), len(os.sched_getaffinity(0)))  # as train/groups.py counts them
     if processes > 1:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             results = pool.map(_chunk, tasks)
