@@ -181,7 +181,23 @@ def running_service(
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args]
     with running(cmd, base + "/readyz", env, log) as (proc, took):
+        if log is not None and "--workers" in args:
+            # /readyz answers once one worker is up; a test that breaks something next must not
+            # let another start into the fault (uvicorn stops the whole service when a worker's
+            # start-up fails: a CI run saw it with the outbox disk turned read-only).
+            wait_workers(log, int(args[args.index("--workers") + 1]), proc)
         yield base, proc, took
+
+
+def wait_workers(log: Path, workers: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until the server's log says every worker has started (uvicorn logs each start-up)."""
+    deadline = time.monotonic() + timeout
+    while (started := log.read_text(errors="replace").count("Application startup complete.")) < workers:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} after {started} of {workers} workers started")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{started} of {workers} workers started in {timeout} s")
+        time.sleep(0.05)
 
 
 def scrape(base: str) -> str:

@@ -60,24 +60,37 @@ def _record(row: Any) -> PredictionRecord:
     return from_values(lambda name: getattr(row, name, None), CODEC)
 
 
-class _NodeWatch(HostStateListener):  # type: ignore[misc]
+class NodeWatch(HostStateListener):  # type: ignore[misc]
     """Driver thread -> relay: a node went down, came back (it may lack its last writes), joined
     or left (what an acknowledgement means may have changed)."""
 
-    def __init__(self, sink: CassandraSink) -> None:
-        self.sink = sink
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.changed = False  # set from the driver's threads; a plain flag is enough
+        self.seen = self.up()
+
+    def up(self) -> frozenset[str]:
+        return frozenset(str(h.address) for h in self.cluster.metadata.all_hosts() if h.is_up)
+
+    def take(self) -> bool:
+        """True once after a change. The nodes that are up are compared too, not only the events:
+        in one CI run a third node of a new cluster was never in the durability summary (its
+        event likely came while it was still marked down, and the probe asks nodes that are up)."""
+        up = self.up()
+        changed, self.changed, self.seen = self.changed or up != self.seen, False, up
+        return changed
 
     def on_down(self, host: Any) -> None:
-        self.sink.node_changed = True
+        self.changed = True
 
     def on_up(self, host: Any) -> None:
-        self.sink.node_changed = True
+        self.changed = True
 
     def on_add(self, host: Any) -> None:
-        self.sink.node_changed = True
+        self.changed = True
 
     def on_remove(self, host: Any) -> None:
-        self.sink.node_changed = True
+        self.changed = True
 
 
 @dataclass
@@ -105,6 +118,8 @@ class CassandraSink:
     ) -> None:
         self.cluster, self.session = cluster, session
         self._assess = durability
+        # Before the first probe: a node that comes up meanwhile counts as a change.
+        self._watch = NodeWatch(cluster)
         self.durability = durability()  # what its acknowledgements mean; asked again as nodes change
         queries = (INSERT, INSERT_DAY, SELECT_ONE, SELECT_DAY, SELECT_DAY_BEFORE, SELECT_DAYS)
         self._ps = _Statements(*[session.prepare(q.format(ks=keyspace)) for q in queries])
@@ -112,8 +127,7 @@ class CassandraSink:
         self._ps.insert_day.is_idempotent = True
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._known_days: set[dt.date] = set()
-        self.node_changed = False  # set from the driver's threads; a plain flag is enough
-        cluster.register_listener(_NodeWatch(self))
+        cluster.register_listener(self._watch)
 
     @property
     def hold_s(self) -> float:
@@ -128,8 +142,7 @@ class CassandraSink:
     def take_node_change(self) -> bool:
         """True once after a node went down, came up, joined or left: recently acknowledged
         writes may be lost, and the nodes are asked again what an acknowledgement means."""
-        changed, self.node_changed = self.node_changed, False
-        return changed
+        return self._watch.take()
 
     async def write(self, records: list[PredictionRecord]) -> list[BaseException | None]:
         """Write the records; one result per record (None: acknowledged)."""

@@ -1,4 +1,5 @@
-"""Unit tests of the durability probe: what the nodes' answers make of the outbox's hold.
+"""Unit tests of the durability probe: what the nodes' answers make of the outbox's hold, and
+when they are asked again.
 (Against real nodes: test_power_cut.py and test_cluster.py.)"""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 from cassandra import OperationTimedOut
 
 from service.store import durability
+from service.store.cassandra_sink import NodeWatch
 from service.store.durability import MARGIN_S, UNKNOWN_PERIOD_S, configured, duration_s, probe
 
 
@@ -93,3 +95,32 @@ def test_a_host_whose_pool_is_still_opening_is_asked_again(monkeypatch: pytest.M
     session = Session({"127.0.0.2": OperationTimedOut("marked down")}, flaky=2)
     assert probe(session, [Host("127.0.0.2")]).hold_s == 0.0  # type: ignore[arg-type]
     assert session.asked == 3
+
+
+@dataclass
+class UpHost:
+    address: str
+    is_up: bool | None
+
+
+class Cluster:
+    """The driver's Cluster as NodeWatch sees it: metadata.all_hosts()."""
+
+    def __init__(self, hosts: list[UpHost]) -> None:
+        self.hosts = hosts
+        self.metadata = self
+
+    def all_hosts(self) -> list[UpHost]:
+        return self.hosts
+
+
+def test_the_nodes_are_asked_again_when_one_comes_up_without_an_event() -> None:
+    """The probe asks the nodes that are up; a node marked up with no event the watch heard of
+    (one CI run's third node) is a change all the same, once."""
+    third = UpHost("127.0.0.3", None)
+    watch = NodeWatch(Cluster([UpHost("127.0.0.1", True), UpHost("127.0.0.2", True), third]))  # type: ignore[arg-type]
+    assert watch.take() is False
+    third.is_up = True
+    assert watch.take() is True and watch.take() is False
+    watch.on_down(third)  # and the driver's events, as before
+    assert watch.take() is True and watch.take() is False
