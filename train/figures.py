@@ -169,12 +169,13 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
     # Sets of their own, by style: ruled lines; a box or a comb of boxes; marks between the digits;
-    # the line of writing tilted.
+    # the line of writing tilted; writing leaning far.
     sets = (
         ("ruled", numbers.generate_ruled),
         ("boxed", numbers.generate_boxed),
         ("marks", numbers.generate_separators),
         ("tilted", numbers.generate_tilted),
+        ("slanted", numbers.generate_slanted),
         ("cut-comb", numbers.generate_cut_combs),
     )
     for tag, made in sets:
@@ -207,6 +208,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_in_a_cut_comb": table["cut-comb"]["all"],
         # Photographed with the whole line of writing tilted 8-20 degrees (train.numbers.generate_tilted).
         "string_accuracy_tilted": table["tilted"]["all"],
+        # Written leaning far, shears of 0.35-0.6 either way (train.numbers.generate_slanted).
+        "string_accuracy_slanted": table["slanted"]["all"],
         # 4-digit numbers of both kinds on each of FOUR_DIGIT_SEEDS (numbers_per_cell a seed).
         "string_accuracy_4_digits_over_seeds": {"seeds": list(FOUR_DIGIT_SEEDS), **table["four"]},
     }
@@ -231,6 +234,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
+    log.info("%s numbers slanted: %s", name, figures["numbers"].get("string_accuracy_slanted"))
     log.info("%s numbers in a cut comb: %s", name, figures["numbers"].get("string_accuracy_in_a_cut_comb"))
     log.info("%s 4-digit numbers over seeds: %s", name, figures["numbers"].get("string_accuracy_4_digits_over_seeds"))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,19 +86,31 @@ def slant(img: Image.Image, shear: float) -> Image.Image:
     )
 
 
-def compose(digits: list[np.ndarray], touching: bool, rng: np.random.Generator) -> Image.Image:
-    """MNIST frames -> one L image of the number (white ink on black), at 4x MNIST's scale."""
+def compose(
+    digits: list[np.ndarray], touching: bool, rng: np.random.Generator, lean: float | None = None
+) -> Image.Image:
+    """MNIST frames -> one L image of the number (white ink on black), at 4x MNIST's scale,
+    slanted by a random shear of up to 0.25 or by `lean` (on a canvas widened to hold it)."""
     crops = scaled_crops(digits, rng, UP, 0.15)
     gaps = [rng.uniform(2.0, 7.0) * UP for _ in range(len(crops) - 1)]
     if touching:
         # One pair touches: no gap, or overlapping by up to 3 MNIST pixels.
         gaps[int(rng.integers(0, len(gaps)))] = -rng.uniform(0.0, 3.0) * UP
     img = lay_out(crops, gaps, rng, UP)
-    return slant(img, rng.uniform(-0.25, 0.25))
+    shear = rng.uniform(-0.25, 0.25)
+    if lean is None:
+        return slant(img, shear)
+    pad = math.ceil(abs(lean) * img.height / 2)
+    wide = Image.new("L", (img.width + 2 * pad, img.height), 0)
+    wide.paste(img, (pad, 0))
+    return slant(wide, lean)
 
 
 SEPARATORS = ("dot", "comma", "dash")
 TILT_DEG = (8.0, 20.0)
+# Writing that leans far, one way or the other: shears of 0.35-0.6 (19-31 degrees) on top of the
+# digits' own lean (MNIST's: a shear of -0.12 at the median, service.core.skew).
+LEAN = (0.35, 0.6)
 
 
 def separator(style: str, rng: np.random.Generator, up: float) -> Image.Image:
@@ -223,12 +236,13 @@ def _generate(
                 if family in SEPARATORS:
                     image = separated_by([split.images[p] for p in picks], family, rng)
                 else:
-                    image = compose([split.images[p] for p in picks], kind == "touching", rng)
+                    lean = rng.uniform(*LEAN) * rng.choice([-1.0, 1.0]) if family == "slanted" else None
+                    image = compose([split.images[p] for p in picks], kind == "touching", rng, lean)
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
                 paper = family if family in (*RULED, "boxed") else None
-                photo = paper is not None or family in (*SEPARATORS, "tilted")
+                photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
     return out
@@ -271,6 +285,14 @@ def generate_tilted(
     """Photographed numbers whose whole line of writing is tilted by TILT_DEG (a phone held at an
     angle, a number written uphill), on top of the photo's own +-4 degrees: a set of its own."""
     return _generate(split, per_cell, (seed, 4), lambda _, n: "tilted", lengths)
+
+
+def generate_slanted(
+    split: mnist.Split, per_cell: int, seed: int = SEED, lengths: tuple[int, ...] = LENGTHS
+) -> list[Number]:
+    """Photographed numbers written leaning far (LEAN), so that neighbours reach under each
+    other's columns: a set of its own."""
+    return _generate(split, per_cell, (seed, 6), lambda _, n: "slanted", lengths)
 
 
 def truth_of(filename: str) -> tuple[str, str] | None:

@@ -135,10 +135,11 @@ def _part(ink: np.ndarray, left: int, right: int, place: skew.Placement) -> tupl
     rows = np.flatnonzero(lit.any(axis=1))
     top, bottom = int(rows[0]), int(rows[-1]) + 1
     try:
-        frame = framing.frame(piece[top:bottom])
+        own = piece[top:bottom]
+        frame = framing.frame(skew.lean_back(own, place.shear) if place.shear else own)
     except framing.BlankImage:
         return None
-    if place.angle:  # turned back pixel by pixel
+    if place.moved:  # mapped back pixel by pixel
         ys, xs = np.nonzero(lit)
     else:  # only the extremes count: the columns and rows with ink are enough
         ys, xs = rows, np.flatnonzero(lit.any(axis=0))
@@ -254,6 +255,10 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     if degrees:  # written askew: cut the ink turned level
         ink, place = skew.level(ink, degrees, place)
         labels, box, found_groups = _grouped(ink)
+    shear = skew.slant(ink, labels, found_groups)
+    if shear:  # leaning far: cut the ink upright (each digit is framed leaning as written)
+        ink, place = skew.upright(ink, shear, place)
+        labels, box, found_groups = _grouped(ink)
     if not found_groups:
         raise framing.BlankImage("the picture has no visible ink")
     if len(found_groups) > MAX_DIGITS:
@@ -269,7 +274,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         if options:
             out.append(options)
             if whole:
-                frames.append(groups.frame_group(group_ink))
+                frames.append(groups.frame_group(skew.lean_back(group_ink, place.shear) if place.shear else group_ink))
     if not out:
         raise framing.BlankImage("the picture has no visible ink")
     return Segmented(

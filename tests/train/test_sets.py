@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from service.core import decode, framing, strokes
@@ -182,3 +183,25 @@ def test_a_cut_comb_runs_off_both_sides_of_the_picture(mnist_test: mnist.Split) 
     sample = numbers.generate_cut_combs(mnist_test, per_cell=1)
     assert {n.family for n in sample} == {"cut-comb"}
     assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+
+
+def test_slanted_numbers_lean_far_and_keep_all_their_ink(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate_slanted(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"slanted"}
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    assert [n.data for n in numbers.generate_slanted(mnist_test, per_cell=1)] == [n.data for n in sample]
+    digits = [mnist_test.images[i] for i in (1, 2, 3, 4)]  # 2, 1, 0, 4
+    upright = np.asarray(numbers.compose(digits, False, np.random.default_rng(5), lean=0.0)) > 127
+    for lean in (-0.6, 0.6):
+        leaning = np.asarray(numbers.compose(digits, False, np.random.default_rng(5), lean=lean)) > 127
+        # The canvas grows to hold the lean: no ink is cut off at its sides.
+        assert not leaning[:, 0].any() and not leaning[:, -1].any()
+        assert abs(int(leaning.sum()) - int(upright.sum())) < 0.1 * upright.sum()
+        # Leaning right (a positive shear), x falls as the rows go down: the ink's moments say
+        # so, by the lean (the digits' own lean is the upright picture's).
+        assert _shear(leaning) - _shear(upright) == pytest.approx(-lean, abs=0.1)
+
+
+def _shear(ink: np.ndarray) -> float:
+    ys, xs = np.nonzero(ink)
+    return float(np.cov(xs, ys)[0, 1] / np.var(ys, ddof=1))

@@ -262,15 +262,37 @@ def test_a_small_digit_with_broken_strokes_is_a_digit(read: Reader) -> None:
     assert _text(read(png(img))) == "474"
 
 
-def test_slanted_digits_sharing_columns_are_still_two(read: Reader) -> None:
-    """Written with a strong slant, neighbouring digits share columns and make one group; the
-    group is read as the two digits it holds."""
-    img, _ = written("2026", pen=6, gap=0.15, margin=120)
-    shear = 0.6
+def _leaning(text: str, shear: float) -> tuple[Image.Image, list[tuple[float, float]]]:
+    """`text` written close, leaning by `shear` (positive: to the right), and each digit's centre."""
+    img, boxes = written(text, pen=6, gap=0.15, margin=120)
+    # Each output pixel (x, y) takes the picture's (x + shear * (y - h / 2), y).
     img = img.transform(img.size, Image.Transform.AFFINE, (1, shear, -shear * img.height / 2, 0, 1, 0), fillcolor=255)
+    return img, [(x + w / 2 - shear * (y + h / 2 - img.height / 2), y + h / 2) for x, y, w, h in boxes]
+
+
+def test_slanted_digits_sharing_columns_are_still_two(read: Reader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written with a strong slant, neighbouring digits share columns and make one group; the
+    group is read as the two digits it holds (here with the ink not sheared upright first)."""
+    monkeypatch.setattr(skew, "slant", lambda *_: 0.0)
+    img, _ = _leaning("2026", 0.6)
     segmented = reading.segment(decode.decode(png(img), work_side=reading.READ_SIDE))
     assert len(segmented.groups) < 4  # some digits share a group
     assert _text(read(png(img))) == "2026"
+
+
+@pytest.mark.parametrize("shear", [-0.5, 0.6])
+def test_writing_leaning_far_is_cut_upright_with_its_boxes_on_its_digits(read: Reader, shear: float) -> None:
+    """Sheared to lean as MNIST's digits do before it is cut, each digit is a group of its own
+    (not so as written: the test above), and each box is back on its digit in the picture."""
+    img, centres = _leaning("2026", shear)
+    segmented = reading.segment(decode.decode(png(img), work_side=reading.READ_SIDE))
+    assert len(segmented.groups) == 4
+    digits = read(png(img))
+    assert _text(digits) == "2026"
+    for d, (cx, cy) in zip(digits, centres, strict=True):
+        bx, by, bw, bh = d.box
+        assert abs(bx + bw / 2 - cx) < bw / 3 and abs(by + bh / 2 - cy) < bh / 3, (d.box, cx, cy)
+        assert bx >= 0 and by >= 0 and bx + bw <= img.width and by + bh <= img.height
 
 
 @pytest.mark.parametrize(("text", "gap"), [("71", -0.7), ("17", -0.7), ("14", -0.7), ("41", -0.6)])

@@ -88,3 +88,66 @@ def test_level_keeps_all_the_ink() -> None:
     level, _ = skew.level(ink, 20.0, skew.Placement(1.0, 200, 100))
     assert level.shape[0] > ink.shape[0] and level.shape[1] > ink.shape[1]  # grown to hold it
     assert abs(float(level.sum()) - float(ink.sum())) < 0.02 * float(ink.sum())
+
+
+def _bars(shear: float, centres: tuple[int, ...] = (60, 140, 220), top: int = 40, height: int = 80) -> np.ndarray:
+    """Bars 6 px wide and `height` tall leaning by `shear` (x per row, rows down), labelled 1, 2, ..."""
+    labels = np.zeros((160, 300), dtype=np.int32)
+    for i, cx in enumerate(centres, start=1):
+        for y in range(top, top + height):
+            x = round(cx + shear * (y - top - height / 2))
+            labels[y, x - 3 : x + 3] = i
+    return labels
+
+
+def test_slant_is_how_much_more_the_writing_leans_than_mnist() -> None:
+    for shear in (-0.6, -0.45, 0.4):
+        labels = _bars(shear)
+        groups = [[1], [2], [3]]
+        assert skew.slant((labels > 0).astype(np.float32), labels, groups) == pytest.approx(
+            shear - skew.MNIST_SHEAR, abs=0.02
+        )
+    # Within MIN_SHEAR of MNIST's lean, or one group alone (a digit's shape says too little): none.
+    for shear in (-0.35, 0.1):
+        labels = _bars(shear)
+        assert skew.slant((labels > 0).astype(np.float32), labels, [[1], [2], [3]]) == 0.0
+    labels = _bars(-0.6)
+    assert skew.slant((labels > 0).astype(np.float32), labels, [[1, 2, 3]]) == 0.0
+
+
+def test_upright_leans_as_mnist_and_boxes_go_back_to_the_picture() -> None:
+    shear = -0.6
+    labels = _bars(shear)
+    ink = (labels > 0).astype(np.float32)
+    place = skew.Placement(scale=0.5, width=600, height=320)
+    found = skew.slant(ink, labels, [[1], [2], [3]])
+    upright, back = skew.upright(ink, found, place)
+    assert abs(float(upright.sum()) - float(ink.sum())) < 0.02 * float(ink.sum())  # grown to hold it
+    lit = np.argwhere(upright > 0.5)
+    pad = (upright.shape[1] - ink.shape[1]) / 2  # the canvas grew on both sides
+    # Each bar now leans as MNIST's digits do, and its box maps back onto the bar as drawn.
+    for i, cx in enumerate((60, 140, 220), start=1):
+        ys, xs = np.nonzero(labels == i)
+        mine = lit[np.abs(lit[:, 1] - (cx + pad)) < 40]
+        top, bottom = mine[mine[:, 0] < 50], mine[mine[:, 0] > 110]
+        lean = (bottom[:, 1].mean() - top[:, 1].mean()) / (bottom[:, 0].mean() - top[:, 0].mean())
+        assert lean == pytest.approx(skew.MNIST_SHEAR, abs=0.03)
+        bx, by, bw, bh = back.box(mine[:, 1], mine[:, 0])
+        assert abs(bx - 2 * xs.min()) <= 3 and abs(bx + bw - 2 * (xs.max() + 1)) <= 3
+        assert abs(by - 2 * ys.min()) <= 3 and abs(by + bh - 2 * (ys.max() + 1)) <= 3
+
+
+def test_a_digit_cut_upright_is_framed_leaning_as_written_up_to_back_shear() -> None:
+    """lean_back undoes upright() within BACK_SHEAR of MNIST's lean; a bar leaning further is
+    framed leaning BACK_SHEAR beyond it."""
+    place = skew.Placement(1.0, 300, 160)
+    for written, framed in (
+        (-0.35, -0.35),
+        (0.5, skew.MNIST_SHEAR + skew.BACK_SHEAR),
+        (-0.7, skew.MNIST_SHEAR - skew.BACK_SHEAR),
+    ):
+        labels = _bars(written, centres=(150,))
+        excess = written - skew.MNIST_SHEAR
+        upright, _ = skew.upright((labels > 0).astype(np.float32), excess, place)
+        ys, xs = np.nonzero(skew.lean_back(upright, excess) > 0.5)
+        assert float(np.polyfit(ys, xs, 1)[0]) == pytest.approx(framed, abs=0.03), written
