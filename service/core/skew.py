@@ -34,8 +34,8 @@ MAX_DEG = 30.0
 MIN_GROUPS = 3
 TWO_DEG = 8.0
 # MNIST's digits lean right: the shear of their ink (cov(x, y) / var(y), rows down) has median
-# -0.12 over 20,000 training digits, std 0.28. Writing that leans more (or less) by over MIN_SHEAR
-# -- 28 % of MNIST's digits do, one by one; a number's digits together rarely -- is sheared upright before it is cut:
+# -0.12 over 20,000 training digits, std 0.28. Writing whose digits together lean more (or less)
+# by over MIN_SHEAR (28 % of MNIST's digits do, one by one) is sheared upright before it is cut:
 # slanted neighbours reach under each other's columns. Each digit is then framed leaning as
 # written, but by no more than BACK_SHEAR beyond MNIST's median (the model reads digits leaning
 # beyond MNIST's own worse). Measured on 4-digit numbers sheared 0.6 (seeds 11, 12, 120 a kind, ad
@@ -156,9 +156,9 @@ def upright(ink: np.ndarray, shear: float, place: Placement) -> tuple[np.ndarray
 def lean_back(ink: np.ndarray, shear: float) -> np.ndarray:
     """A piece of upright() ink leaning again as it was written (`shear`: its Placement's), up
     to BACK_SHEAR beyond MNIST's lean, for the models: cut upright, each digit is framed as the
-    hand wrote it, within what MNIST's digits do (framed upright, 4-digit numbers of seeds 11-15
-    read 6 right ones wrong, a 7 as a 1 twice; framed as written, numbers sheared 0.6 read 109
-    and 105 of 120, against 112 and 108 so; ad hoc)."""
+    hand wrote it, within what MNIST's digits do (ad hoc, with MIN_SHEAR 0.2: framed upright,
+    4-digit numbers of seeds 11-15 read 6 right ones wrong, a 7 as a 1 twice; framed as written,
+    4-digit numbers sheared 0.6 read 109 and 105 of 120, against 112 and 108 so)."""
     return _sheared(ink, -float(np.clip(shear, -BACK_SHEAR, BACK_SHEAR)))[0]
 
 
