@@ -97,7 +97,7 @@ def compose(
         # One pair touches: no gap, or overlapping by up to 3 MNIST pixels.
         gaps[int(rng.integers(0, len(gaps)))] = -rng.uniform(0.0, 3.0) * UP
     img = lay_out(crops, gaps, rng, UP)
-    shear = rng.uniform(-0.25, 0.25)
+    shear = rng.uniform(-0.25, 0.25)  # drawn with a lean too: the slanted set's stream, as measured
     if lean is None:
         return slant(img, shear)
     pad = math.ceil(abs(lean) * img.height / 2)

@@ -135,8 +135,7 @@ def _part(ink: np.ndarray, left: int, right: int, place: skew.Placement) -> tupl
     rows = np.flatnonzero(lit.any(axis=1))
     top, bottom = int(rows[0]), int(rows[-1]) + 1
     try:
-        own = piece[top:bottom]
-        frame = framing.frame(skew.lean_back(own, place.shear) if place.shear else own)
+        frame = framing.frame(skew.lean_back(piece[top:bottom], place.shear))
     except framing.BlankImage:
         return None
     if place.moved:  # mapped back pixel by pixel
@@ -274,7 +273,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         if options:
             out.append(options)
             if whole:
-                frames.append(groups.frame_group(skew.lean_back(group_ink, place.shear) if place.shear else group_ink))
+                frames.append(groups.frame_group(skew.lean_back(group_ink, place.shear)))
     if not out:
         raise framing.BlankImage("the picture has no visible ink")
     return Segmented(
