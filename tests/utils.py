@@ -183,8 +183,7 @@ def running_service(
     with running(cmd, base + "/readyz", env, log) as (proc, took):
         if log is not None and "--workers" in args:
             # /readyz answers once one worker is up; a test that breaks something next must not
-            # let another start into the fault (uvicorn stops the whole service when a worker's
-            # start-up fails: a CI run saw it with the outbox disk turned read-only).
+            # let another start into the fault (it would start not ready: its store cannot open).
             wait_workers(log, int(args[args.index("--workers") + 1]), proc)
         yield base, proc, took
 

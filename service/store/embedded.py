@@ -37,14 +37,17 @@ class EmbeddedStore:
             raise StoreUnavailable(f"the store cannot be read: {exc}") from None
 
     async def health(self) -> StoreHealth:
+        await self.file.opening.ensure()  # a file that could not be opened is tried again here too
         details: dict[str, object] = {"path": str(self.file.path), "write_failures": self.file.write_failures}
+        problems = self.file.problems()
         try:
             details["last_seq"] = await self.file.last_seq()
         except DB_ERRORS as exc:
-            return StoreHealth(ok=False, backend=self.backend, reasons=[f"cannot read: {exc}"], details=details)
-        problems = self.file.problems()
+            return StoreHealth(
+                ok=False, backend=self.backend, reasons=[*problems, f"cannot read: {exc}"], details=details
+            )
         # A failed last write is reported, and the next request tries again (the disk may be back).
-        return StoreHealth(ok=self.file.writer_alive, backend=self.backend, reasons=problems, details=details)
+        return StoreHealth(ok=self.file.takes_records, backend=self.backend, reasons=problems, details=details)
 
     async def close(self) -> None:
         await self.file.close()

@@ -135,6 +135,8 @@ class Relay:
 
     async def round(self) -> int:
         """Move one batch from the outbox to the sink; returns how many were acknowledged."""
+        if not await self.outbox.opening.ensure():  # its disk failed before it was ever opened
+            return 0
         changed = self.sink.take_node_change()
         if self._requeue or changed:
             resent = await self.outbox.requeue_acked()

@@ -147,6 +147,7 @@ class RelayedStore:
         return sorted(merged.values(), key=lambda r: r.id.time, reverse=True)[:limit]
 
     async def health(self) -> StoreHealth:
+        await self.outbox.opening.ensure()  # an outbox that could not be opened is tried again here too
         relay = self._relay
         reasons = self.outbox.problems() + (relay.problems() if relay else [])
         if relay is None:
@@ -167,7 +168,7 @@ class RelayedStore:
             details["outbox_depth"] = None
             reasons.append(f"the outbox cannot be read: {exc}")
         # The outbox keeps every answer safe, so the service stays ready while Cassandra is down.
-        return StoreHealth(ok=self.outbox.writer_alive, backend=self.backend, reasons=reasons, details=details)
+        return StoreHealth(ok=self.outbox.takes_records, backend=self.backend, reasons=reasons, details=details)
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():

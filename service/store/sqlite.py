@@ -15,27 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from service.core.futures import settle
 from service.errors import StoreUnavailable
-from service.store.record import ADDED_FIELDS, PredictionRecord, to_values
+from service.store.record import PredictionRecord, to_values
 from service.store.sqlite_conn import DB_ERRORS, Conn
+from service.store.sqlite_open import Opening
+from service.store.sqlite_reads import SqliteReads
 from service.store.sqlite_schema import (
-    ADD_COLUMN,
     CODEC,
     ROWS_PER_INSERT,
     SCHEMA,
-    STATEMENTS,
-    TABLES,
+    added_columns,
     insert_rows,
-    record_of,
 )
 
 log = logging.getLogger(__name__)
@@ -69,16 +65,12 @@ def _settle_all(group: Group, error: BaseException | None) -> None:
         settle(fut, None, error)
 
 
-class SqliteFile:
+class SqliteFile(SqliteReads):
     """One table of records in one SQLite file, safe to share between worker processes: group
     commits (on the loop, or by the writer thread), and a connection for reads and bookkeeping."""
 
     def __init__(self, path: Path, table: str, indexes: tuple[str, ...] = ()) -> None:
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}")
-        self.path = path
-        self.table = table
-        self.sql = {name: sql.format(t=table) for name, sql in STATEMENTS.items()}
+        super().__init__(path, table)
         self._ddl = (SCHEMA.format(t=table), self.sql["index"], *(i.format(t=table) for i in indexes))
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -87,32 +79,24 @@ class SqliteFile:
         self._thread_until = 0.0  # commits go to the writer thread until then (monotonic)
         self._commit_s = 0.0  # moving average of the loop's commit times
         self._lock_wait_since: float | None = None  # the pending group waits for the write lock
-        self._read_lock = threading.Lock()
-        # Reads and the outbox's books (claims, acks, purges): losing their last commits in a
-        # power cut only makes records go out again, and the writes behind are idempotent, so
-        # this connection need not fsync. Records themselves are committed with FULL.
-        self._reader = Conn(path, "NORMAL")
         self.write_failures = 0
         self.last_write_error: str | None = None
+        self.opening = Opening(path, table, self._migrate)
 
     # --- lifecycle ---
     async def start(self) -> None:
-        await asyncio.to_thread(self._migrate)
+        """Starts even when the file cannot be opened (see sqlite_open): `add` then refuses records."""
         self._writer = threading.Thread(target=self._write_loop, name=f"sqlite-{self.table}", daemon=True)
         self._writer.start()
+        await self.opening.ensure()
 
     def _migrate(self) -> None:
         """Create the table if missing and add columns of later fields; idempotent, never drops."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn, lock = self._reader.get()
-        with lock:
-            for ddl in self._ddl:
-                conn.execute(ddl)
-            have = {row[0] for row in conn.execute(self.sql["columns"])}
-            for name, default in ADDED_FIELDS.items():
-                if name not in have:
-                    # Identifiers and the default come from this package (ADDED_FIELDS), not input.
-                    conn.execute(ADD_COLUMN.format(t=self.table, name=name, default=default))
+        for ddl in self._ddl:
+            self.run(ddl)
+        for ddl in added_columns(self.table, {row[0] for row in self.run(self.sql["columns"])}):
+            self.run(ddl)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -122,13 +106,16 @@ class SqliteFile:
             self._queue.put(None)
             await asyncio.to_thread(self._writer.join, 30.0)
             self._writer = None
-        with self._read_lock:
-            self._reader.drop()
+        self.drop_reader()
         self._inline.drop()
 
     @property
     def writer_alive(self) -> bool:
         return self._writer is not None and self._writer.is_alive()
+
+    @property
+    def takes_records(self) -> bool:
+        return self.opening.error is None and self.writer_alive
 
     # --- writes (group commit) ---
     async def add(self, records: list[PredictionRecord]) -> None:
@@ -137,6 +124,10 @@ class SqliteFile:
             raise StoreUnavailable("the store is not started")
         if not records:
             return
+        if self.opening.error is not None and not await self.opening.ensure():
+            raise StoreUnavailable(
+                f"the prediction could not be recorded: cannot open {self.path.name}: {self.opening.error}"
+            )
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         if not self._pending:  # the first of this loop iteration: commit them all after it
@@ -250,46 +241,11 @@ class SqliteFile:
             conn.executemany(self.sql["insert"], rows)
             conn.execute("COMMIT")
 
-    # --- reads and bookkeeping (short statements on the shared connection) ---
-    def run(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
-        with self._read_lock:
-            try:
-                conn, lock = self._reader.get()
-                if many:
-                    with lock:
-                        conn.execute("BEGIN IMMEDIATE")  # one transaction, not one per row
-                        conn.executemany(sql, params)
-                        conn.execute("COMMIT")
-                    return []
-                if sql.startswith("SELECT"):
-                    return list(conn.execute(sql, tuple(params)))
-                with lock:
-                    return list(conn.execute(sql, tuple(params)))
-            except DB_ERRORS:
-                self._reader.drop()
-                raise
-
-    async def call(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
-        return await asyncio.to_thread(self.run, sql, params, many)
-
-    async def recent(self, limit: int, before: uuid.UUID | None = None) -> list[PredictionRecord]:
-        if before is None:
-            rows = await self.call(self.sql["recent"], (limit,))
-        else:
-            rows = await self.call(self.sql["recent_before"], (str(before), limit))
-        return [record_of(r) for r in rows]
-
-    async def get(self, record_id: uuid.UUID) -> PredictionRecord | None:
-        rows = await self.call(self.sql["get"], (str(record_id),))
-        return record_of(rows[0]) if rows else None
-
-    async def last_seq(self) -> int:
-        rows = await self.call(self.sql["last_seq"])
-        return int(rows[0]["n"])
-
     def problems(self) -> list[str]:
         """What stops this file from taking records right now (empty when it works)."""
         out = []
+        if self.opening.error is not None:
+            out.append(f"cannot open {self.path.name}: {self.opening.error}")
         if not self.writer_alive:
             out.append("the writer thread is not running")
         if self.last_write_error is not None:

@@ -54,3 +54,9 @@ def insert_rows(insert: str, n: int) -> str:
 def record_of(row: sqlite3.Row) -> PredictionRecord:
     columns = set(row.keys())  # a Row's `in` looks at values, not column names
     return from_values(lambda name: row[name] if name in columns else None, CODEC)
+
+
+def added_columns(table: str, have: set[str]) -> list[str]:
+    """The statements adding the columns of later fields that `table` does not have yet."""
+    # Identifiers and the default come from this package (ADDED_FIELDS), not input.
+    return [ADD_COLUMN.format(t=table, name=n, default=d) for n, d in ADDED_FIELDS.items() if n not in have]

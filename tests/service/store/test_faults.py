@@ -8,7 +8,11 @@ The outbox lives on a small ext4 filesystem in a loop-mounted file (root only; C
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
 from tests.loopfs import LoopFs
-from tests.utils import metric, png_bytes, post, running_service, scrape
+from tests.utils import metric, png_bytes, post, running_service, scrape, wait_workers
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow, pytest.mark.faults]
@@ -129,3 +133,65 @@ def test_outbox_disk_turns_read_only_and_is_remounted(
         f"read-only: {len(up.answered)} answered and stored, {len(up.refused)} refused with 503, "
         f"answering again {resumed_s:.1f} s after the remount"
     )
+
+
+def _workers(server: int) -> list[int]:
+    """The server's worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _ask_ready(base: str, times: int) -> list[tuple[int, dict[str, object]]]:
+    """/readyz asked `times` times (each worker answers for itself), 503s included."""
+    answers = []
+    for _ in range(times):
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+                answers.append((resp.status, json.loads(resp.read())))
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, json.loads(exc.read())))
+    return answers
+
+
+def test_a_worker_replaced_while_the_outbox_disk_is_read_only_starts_and_waits_for_it(
+    node: Node, loop_fs: LoopFs, tmp_path: Path, digit_png: bytes
+) -> None:
+    """A worker dies while the outbox's disk is read-only, and uvicorn starts another. Its outbox
+    cannot be opened: it starts anyway, not ready and saying why, refuses uploads with 503, and
+    opens the outbox once the disk is back. (uvicorn stops every worker when one fails to start:
+    before, this fault took the whole service down.)"""
+    keyspace = f"t_{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "server.log"
+    env = service_env(node, keyspace, loop_fs.mnt / "var")
+    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
+        up = Uploads(base, digit_png)
+        for _ in range(20):
+            assert up.one() == 200
+        loop_fs.fail_read_only()
+        first = _workers(proc.pid)
+        assert len(first) == 2, first
+        os.kill(first[0], signal.SIGKILL)
+        wait_workers(log, 3, proc)  # the replacement has started, into the fault
+        assert first[0] not in _workers(proc.pid) and len(_workers(proc.pid)) == 2
+        answers = _ask_ready(base, 40)
+        opening = [body for status, body in answers if status == 503]
+        assert opening, answers  # the replacement is not ready, and says why
+        reasons = opening[0]["store"]["reasons"]  # type: ignore[index]
+        assert any("cannot open predictions.sqlite3" in r for r in reasons), reasons
+        up.until(lambda status: len(up.refused) >= 20)
+        _check_refusals(up.refused)
+        loop_fs.remount_repaired()
+        # Both workers open it again by themselves (each upload or readiness check tries, at most
+        # every REOPEN_S), and from then on every upload is answered.
+        deadline = time.monotonic() + 30
+        while not all(status == 200 and body["status"] == "ready" for status, body in _ask_ready(base, 20)):
+            assert time.monotonic() < deadline, "not ready 30 s after the remount"
+            up.one()
+            time.sleep(0.2)
+        for _ in range(50):
+            assert up.one() == 200
+        wait_drained(base, timeout=120)
+        assert proc.poll() is None
+    stored = {str(r[0]) for r in rows(node, keyspace)}
+    assert stored == set(up.answered)  # 0 answered records lost, nothing refused recorded
+    assert "Child process failed to start" not in log.read_text()

@@ -259,3 +259,64 @@ def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp
             await db.close()
 
     asyncio.run(scenario())
+
+
+def test_a_store_whose_file_cannot_be_opened_starts_refuses_and_opens_once_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk under the store is unusable when the worker starts (here: its folder's place is
+    taken by a file, so it cannot be made). The store starts anyway, is not ready and says why,
+    refuses records with StoreUnavailable, and takes them once the folder can be made: a worker
+    that raised here would stop the whole multi-worker service."""
+    from service.errors import StoreUnavailable
+    from service.store import sqlite_open
+
+    monkeypatch.setattr(sqlite_open, "REOPEN_S", 0.0)
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+
+    async def scenario() -> None:
+        store = EmbeddedStore(blocker / "predictions.sqlite3")
+        await store.start()
+        try:
+            health = await store.health()
+            assert health.status == "failing"
+            assert any("cannot open predictions.sqlite3" in r for r in health.reasons), health.reasons
+            with pytest.raises(StoreUnavailable, match=r"cannot open predictions\.sqlite3"):
+                await store.add([make_record(1)])
+            blocker.unlink()
+            await store.add([make_record(2)])
+            health = await store.health()
+            assert health.status == "ok", health.reasons
+            assert [r.digit for r in await store.recent(10)] == [2]
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_file_that_failed_to_open_is_tried_again_at_most_every_reopen_s(tmp_path: Path) -> None:
+    """Requests arriving while the disk is still unusable are refused without touching it again."""
+    from service.store.sqlite_open import REOPEN_S
+
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+
+    async def scenario() -> None:
+        db = SqliteFile(blocker / "p.sqlite3", "predictions")
+        tries = []
+        real = db.opening._migrate
+
+        def counted() -> None:
+            tries.append(1)
+            real()
+
+        db.opening._migrate = counted
+        await db.start()
+        try:
+            assert [await db.opening.ensure() for _ in range(5)] == [False] * 5
+            assert len(tries) == 1 and REOPEN_S >= 0.5
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())
