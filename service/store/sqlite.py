@@ -30,8 +30,8 @@ from service.store.sqlite_schema import (
     CODEC,
     ROWS_PER_INSERT,
     SCHEMA,
-    added_columns,
     insert_rows,
+    migrate,
 )
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,7 @@ class SqliteFile(SqliteReads):
     def _migrate(self) -> None:
         """Create the table if missing and add columns of later fields; idempotent, never drops."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for ddl in self._ddl:
-            self.run(ddl)
-        for ddl in added_columns(self.table, {row[0] for row in self.run(self.sql["columns"])}):
-            self.run(ddl)
+        self.locked(lambda conn: migrate(conn, self.table, self._ddl, self.sql["columns"]))
 
     async def close(self) -> None:
         if self._writer is not None:

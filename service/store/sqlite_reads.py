@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ class SqliteReads:
         # power cut only makes records go out again, and the writes behind are idempotent, so
         # this connection need not fsync. Records themselves are committed with FULL.
         self._reader = Conn(path, "NORMAL")
+
+    def locked(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """`work` on the shared connection in one hold of the cross-process write lock."""
+        with self._read_lock:
+            try:
+                conn, lock = self._reader.get()
+                with lock:
+                    work(conn)
+            except DB_ERRORS:
+                self._reader.drop()
+                raise
 
     def drop_reader(self) -> None:
         with self._read_lock:

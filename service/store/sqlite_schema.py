@@ -60,3 +60,13 @@ def added_columns(table: str, have: set[str]) -> list[str]:
     """The statements adding the columns of later fields that `table` does not have yet."""
     # Identifiers and the default come from this package (ADDED_FIELDS), not input.
     return [ADD_COLUMN.format(t=table, name=n, default=d) for n, d in ADDED_FIELDS.items() if n not in have]
+
+
+def migrate(conn: sqlite3.Connection, table: str, ddl: tuple[str, ...], columns: str) -> None:
+    """Create the table and its indexes if missing, add the columns of later fields: idempotent,
+    never drops. Run inside one hold of the write lock: every worker migrates at start-up, and two
+    that read the columns before either added one would both add it ('duplicate column name')."""
+    for statement in ddl:
+        conn.execute(statement)
+    for statement in added_columns(table, {row[0] for row in conn.execute(columns)}):
+        conn.execute(statement)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -259,6 +260,40 @@ def test_a_held_write_lock_or_a_slow_disk_sends_commits_to_the_writer_thread(tmp
             await db.close()
 
     asyncio.run(scenario())
+
+
+def test_workers_starting_together_migrate_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker migrates the shared file at start-up: two that both read the columns before
+    either adds the missing one would fail one of them ('duplicate column name': a CI run's 503s).
+    Here two files (two workers: each its own write lock) are made to meet right after reading
+    the columns; the whole migration holds the cross-process lock, so the second never gets there
+    while the first is inside, waits its turn, and finds the column added."""
+    from service.store import sqlite_schema
+
+    path = tmp_path / "predictions.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(FIRST_SCHEMA)
+    conn.close()
+    meet = threading.Barrier(2)
+    real = sqlite_schema.added_columns
+
+    def after_reading(table: str, have: set[str]) -> list[str]:
+        # The other may not come: it waits for the lock this one holds.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait(timeout=1.0)
+        return real(table, have)
+
+    monkeypatch.setattr(sqlite_schema, "added_columns", after_reading)
+
+    async def together() -> None:
+        files = [SqliteFile(path, "predictions") for _ in range(2)]
+        await asyncio.gather(*(f.start() for f in files))
+        try:
+            assert [f.opening.error for f in files] == [None, None]
+        finally:
+            await asyncio.gather(*(f.close() for f in files))
+
+    asyncio.run(together())
 
 
 def test_a_store_whose_file_cannot_be_opened_starts_refuses_and_opens_once_it_can(
