@@ -12,7 +12,9 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from service.errors import ServiceError
 from service.settings import Settings
 
 PREDICT, READ = "predict", "read"
+KEY_RETRY_S = 0.5  # a client-address key that could not be read or made is tried again at most this often
+
+log = logging.getLogger(__name__)
 
 
 class Unauthorized(ServiceError):
@@ -86,15 +91,39 @@ class ClientAddress:
 
     def __init__(self, mode: str, data_dir: Path) -> None:
         self.mode = mode
-        self._key = _hash_key(data_dir) if mode == "hashed" else b""
+        self._data_dir = data_dir
+        self._key = b""  # none yet
+        self._key_error: str | None = None
+        self._tried_at = 0.0
+        if mode == "hashed":
+            self._load_key()
         # Clients come back: an HMAC costs ~25 us per request, a cache hit well under 1.
         self._hashed = functools.lru_cache(maxsize=4096)(self._hash)
+
+    def _load_key(self) -> bool:
+        """The key from the data directory. A worker starts even when it cannot be read or made
+        (the disk full, read-only, not mounted yet): uvicorn would stop every worker for one
+        that failed to start. Addresses are then recorded as "" and the key tried again, at
+        most every KEY_RETRY_S (the store on the same disk most likely refuses records anyway)."""
+        self._tried_at = time.monotonic()
+        try:
+            self._key = _hash_key(self._data_dir)
+        except OSError as exc:
+            if str(exc) != self._key_error:  # one line per new kind of failure
+                log.error(
+                    "cannot keep the client-address key in %s (addresses recorded as ''): %s", self._data_dir, exc
+                )
+            self._key_error = str(exc)
+            return False
+        return True
 
     def __call__(self, request: Request) -> str:
         host = request.client.host if request.client else ""
         if self.mode == "raw" or not host:
             return host
         if self.mode == "none":
+            return ""
+        if not self._key and (time.monotonic() - self._tried_at < KEY_RETRY_S or not self._load_key()):
             return ""
         return self._hashed(host)
 

@@ -114,6 +114,37 @@ def test_the_clients_address_is_stored_as_asked(
         assert stored == expected
 
 
+def test_a_data_directory_that_cannot_be_made_yet_leaves_the_service_up_and_refusing(
+    tmp_path: Path, card_path: Path, seven: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data directory (the store's file, the client-address key) cannot be made when the app
+    starts: it starts anyway (uvicorn stops every worker for one that fails to start), says why it
+    is not ready, refuses uploads with 503, and once the directory can be made records them, the
+    client's address hashed with the key it then keeps there."""
+    from service.api import access
+    from service.store import sqlite_open
+
+    monkeypatch.setattr(sqlite_open, "REOPEN_S", 0.0)
+    monkeypatch.setattr(access, "KEY_RETRY_S", 0.0)
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    app = create_app(Settings(model_card=card_path, data_dir=blocker / "var", client_address="hashed"))
+    with TestClient(app, client=REMOTE) as remote, TestClient(app, client=LOOPBACK) as local:
+        ready = local.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
+        assert any("cannot open predictions.sqlite3" in r for r in ready.json()["store"]["reasons"])
+        refused = _predict(remote, seven)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "store_unavailable"
+        assert int(refused.headers["retry-after"]) >= 1
+        blocker.unlink()
+        answered = _predict(remote, seven)
+        assert answered.status_code == 200, answered.text
+        record = answered.json()["predictions"][0]
+        assert local.get(f"/v1/predictions/{record['id']}").json()["client"] == record["client"]
+        assert record["client"].startswith("h:") and (blocker / "var" / "client-hash.key").is_file()
+        assert local.get("/readyz").json()["status"] == "ready"
+
+
 def test_security_headers(client: TestClient) -> None:
     for path in ("/", "/v1/model", "/static/app.js", "/nope"):
         headers = client.get(path).headers
