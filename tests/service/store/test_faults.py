@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,18 +75,29 @@ def _check_log(log: Path) -> None:
     assert text.count("cannot record in") <= 10, text[-3000:]
 
 
-def _fault_under_load(
-    node: Node, loop_fs: LoopFs, tmp_path: Path, data: bytes, fault: Callable[[], object], repair: Callable[[], object]
-) -> tuple[Uploads, float]:
-    """Upload, inject the fault, keep uploading until requests are refused, check what the service
-    says, repair, keep uploading until it answers again, let the outbox drain; then count rows."""
+@contextmanager
+def _uploading(
+    node: Node, loop_fs: LoopFs, tmp_path: Path, data: bytes, first: int
+) -> Iterator[tuple[Uploads, subprocess.Popen[bytes], str, Path]]:
+    """The service, 2 workers, its outbox on the loop filesystem, recording in a keyspace of its
+    own, after `first` uploads all answered; yields (uploads, server, keyspace, server log)."""
     keyspace = f"t_{uuid.uuid4().hex[:12]}"
     log = tmp_path / "server.log"
     env = service_env(node, keyspace, loop_fs.mnt / "var")
     with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
         up = Uploads(base, data)
-        for _ in range(50):
+        for _ in range(first):
             assert up.one() == 200
+        yield up, proc, keyspace, log
+
+
+def _fault_under_load(
+    node: Node, loop_fs: LoopFs, tmp_path: Path, data: bytes, fault: Callable[[], object], repair: Callable[[], object]
+) -> tuple[Uploads, float]:
+    """Upload, inject the fault, keep uploading until requests are refused, check what the service
+    says, repair, keep uploading until it answers again, let the outbox drain; then count rows."""
+    with _uploading(node, loop_fs, tmp_path, data, 50) as (up, proc, keyspace, log):
+        base = up.base
         fault()
         up.until(lambda status: len(up.refused) >= 20)  # a WAL may reuse its pages for a while first
         _check_refusals(up.refused)
@@ -160,13 +173,8 @@ def test_a_worker_replaced_while_the_outbox_disk_is_read_only_starts_and_waits_f
     cannot be opened: it starts anyway, not ready and saying why, refuses uploads with 503, and
     opens the outbox once the disk is back. (uvicorn stops every worker when one fails to start:
     before, this fault took the whole service down.)"""
-    keyspace = f"t_{uuid.uuid4().hex[:12]}"
-    log = tmp_path / "server.log"
-    env = service_env(node, keyspace, loop_fs.mnt / "var")
-    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
-        up = Uploads(base, digit_png)
-        for _ in range(20):
-            assert up.one() == 200
+    with _uploading(node, loop_fs, tmp_path, digit_png, 20) as (up, proc, keyspace, log):
+        base = up.base
         loop_fs.fail_read_only()
         first = _workers(proc.pid)
         assert len(first) == 2, first
