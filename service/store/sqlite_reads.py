@@ -4,19 +4,22 @@ outbox's claims, acks and purges; `/v1/predictions`; the schema's migration)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from service.store.record import PredictionRecord
-from service.store.sqlite_conn import DB_ERRORS, Conn
+from service.store.sqlite_conn import DB_ERRORS, Conn, WriteLock
 from service.store.sqlite_schema import STATEMENTS, TABLES, record_of
 
 
 class SqliteReads:
+    """One table's reads and short bookkeeping statements, on a connection that need not fsync."""
+
     def __init__(self, path: Path, table: str) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -29,38 +32,38 @@ class SqliteReads:
         # this connection need not fsync. Records themselves are committed with FULL.
         self._reader = Conn(path, "NORMAL")
 
-    def locked(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        """`work` on the shared connection in one hold of the cross-process write lock."""
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[tuple[sqlite3.Connection, WriteLock]]:
+        """The shared connection and its write lock, one thread at a time; dropped after a disk
+        error (the next use opens the file afresh)."""
         with self._read_lock:
             try:
-                conn, lock = self._reader.get()
-                with lock:
-                    work(conn)
+                yield self._reader.get()
             except DB_ERRORS:
                 self._reader.drop()
                 raise
+
+    def locked(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        """`work` on the shared connection in one hold of the cross-process write lock."""
+        with self._connection() as (conn, lock), lock:
+            work(conn)
 
     def drop_reader(self) -> None:
         with self._read_lock:
             self._reader.drop()
 
     def run(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
-        with self._read_lock:
-            try:
-                conn, lock = self._reader.get()
-                if many:
-                    with lock:
-                        conn.execute("BEGIN IMMEDIATE")  # one transaction, not one per row
-                        conn.executemany(sql, params)
-                        conn.execute("COMMIT")
-                    return []
-                if sql.startswith("SELECT"):
-                    return list(conn.execute(sql, tuple(params)))
+        with self._connection() as (conn, lock):
+            if many:
                 with lock:
-                    return list(conn.execute(sql, tuple(params)))
-            except DB_ERRORS:
-                self._reader.drop()
-                raise
+                    conn.execute("BEGIN IMMEDIATE")  # one transaction, not one per row
+                    conn.executemany(sql, params)
+                    conn.execute("COMMIT")
+                return []
+            if sql.startswith("SELECT"):
+                return list(conn.execute(sql, tuple(params)))
+            with lock:
+                return list(conn.execute(sql, tuple(params)))
 
     async def call(self, sql: str, params: Iterable[Any] = (), many: bool = False) -> list[sqlite3.Row]:
         return await asyncio.to_thread(self.run, sql, params, many)
