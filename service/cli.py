@@ -103,6 +103,12 @@ def _preflight(settings: Settings) -> None:
         raise SettingsError(str(exc)) from exc
     if settings.cassandra_enabled:
         _check_cassandra(settings, migrate_schema=settings.cassandra_migrate, strict=settings.cassandra_strict_startup)
+        if settings.cassandra_strict_startup:
+            # Strict start-up is this check's: it passed. The workers start as usual (waiting for
+            # Cassandra, recording into the outbox) because uvicorn starts a new one whenever one
+            # dies, and stops them all when one fails to start: a worker replaced during an
+            # outage, strict too, took the whole service down.
+            os.environ["CASSANDRA_STRICT_STARTUP"] = "false"
 
 
 def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool, replicate_auth: bool = False) -> None:

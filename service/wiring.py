@@ -49,13 +49,20 @@ async def open_predictor(settings: Settings, metrics: Metrics) -> AsyncIterator[
             model.warm_up()
             groups.model.warm_up()
             metrics.model_ready.set(1)
-            log.info(
-                "ready in %.2f s: model %s (groups %s), %d ORT threads, store %s",
+            # The store may have started without its file (a disk fault): the start-up line says
+            # so, not "ready" (/readyz answers 503 until the store takes records).
+            health = await store.health()
+            state = "ready" if health.ok else "started, not ready"
+            log.log(
+                logging.INFO if health.ok else logging.WARNING,
+                "%s in %.2f s: model %s (groups %s), %d ORT threads, store %s%s",
+                state,
                 time.monotonic() - started,
                 card.version,
                 groups.model.card.version,
                 model.threads,
                 store.backend,
+                "" if health.ok else f": {'; '.join(health.reasons)}",
             )
             yield predictor
         finally:

@@ -199,6 +199,12 @@ def wait_workers(log: Path, workers: int, proc: subprocess.Popen[bytes], timeout
         time.sleep(0.05)
 
 
+def worker_pids(server: int) -> list[int]:
+    """The server's worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
 def scrape(base: str) -> str:
     """The service's /metrics text (from a loopback client: allowed without a token)."""
     with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:

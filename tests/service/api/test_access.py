@@ -115,7 +115,7 @@ def test_the_clients_address_is_stored_as_asked(
 
 
 def test_a_data_directory_that_cannot_be_made_yet_leaves_the_service_up_and_refusing(
-    tmp_path: Path, card_path: Path, seven: bytes, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, card_path: Path, seven: bytes, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The data directory (the store's file, the client-address key) cannot be made when the app
     starts: it starts anyway (uvicorn stops every worker for one that fails to start), says why it
@@ -129,7 +129,12 @@ def test_a_data_directory_that_cannot_be_made_yet_leaves_the_service_up_and_refu
     blocker = tmp_path / "data"
     blocker.write_text("not a folder")
     app = create_app(Settings(model_card=card_path, data_dir=blocker / "var", client_address="hashed"))
+    logging.getLogger().addHandler(caplog.handler)  # the app set up logging afresh, without it
     with TestClient(app, client=REMOTE) as remote, TestClient(app, client=LOOPBACK) as local:
+        started = [r for r in caplog.records if r.name == "service" and " in " in r.getMessage()]
+        assert started and {r.levelname for r in started} == {"WARNING"}, caplog.text  # a lifespan per client
+        assert all(r.getMessage().startswith("started, not ready in ") for r in started)
+        assert all("cannot open predictions.sqlite3" in r.getMessage() for r in started)
         ready = local.get("/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
         assert any("cannot open predictions.sqlite3" in r for r in ready.json()["store"]["reasons"])

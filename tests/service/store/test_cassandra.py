@@ -21,7 +21,18 @@ import pytest
 
 from service.store.cassandra_schema import TABLE_DDL
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
-from tests.utils import ROOT, Answers, free_port, need, png_bytes, post_image, running_service, wait_ready
+from tests.utils import (
+    ROOT,
+    Answers,
+    free_port,
+    need,
+    png_bytes,
+    post_image,
+    running_service,
+    wait_ready,
+    wait_workers,
+    worker_pids,
+)
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow]
@@ -164,6 +175,36 @@ def test_service_killed_with_a_full_outbox_drains_on_restart(
     with running_service(env=env) as (base2, _, _):
         wait_drained(base2)
     assert {str(r[0]) for r in rows(node, keyspace)} == set(answered)
+
+
+def test_strict_start_up_is_the_preflight_and_a_worker_replaced_in_an_outage_starts(
+    node: Node, keyspace: str, tmp_path: Path, digit_png: tuple[bytes, int]
+) -> None:
+    """CASSANDRA_STRICT_STARTUP stops start-up when Cassandra is unreachable (the parametrised test
+    below); once the service has started, a worker that dies during an outage is replaced, and
+    the replacement starts like any worker, recording into the outbox. Before, it refused to
+    start and uvicorn stopped the whole service ("the server exited ... after 2 of 3 workers")."""
+    need(node.managed, "needs a node this test may kill")
+    data, _ = digit_png
+    env = service_env(
+        node, keyspace, tmp_path / "var", CASSANDRA_STRICT_STARTUP="true", CASSANDRA_CONNECT_TIMEOUT_S="2"
+    )
+    log = tmp_path / "server.log"
+    with running_service(env=env, args=("--workers", "2"), log=log) as (base, proc, _):
+        answers = Answers(base + "/v1/predict", data)
+        node.kill()
+        try:
+            first = worker_pids(proc.pid)
+            os.kill(first[0], signal.SIGKILL)
+            wait_workers(log, 3, proc)  # the replacement started, during the outage
+            for i in range(20):
+                assert answers.upload(f"outage-{i}.png"), answers.errors
+            assert proc.poll() is None and len(worker_pids(proc.pid)) == 2
+        finally:
+            node.start()
+        wait_drained(base, timeout=180)
+    assert "Child process failed to start" not in log.read_text()
+    assert {str(r[0]) for r in rows(node, keyspace)} == set(answers.answered)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import pytest
 
 from tests.cassandra_node import Node, ready, rows, service_env, wait_drained
 from tests.loopfs import LoopFs
-from tests.utils import metric, png_bytes, post, running_service, scrape, wait_workers
+from tests.utils import metric, png_bytes, post, running_service, scrape, wait_workers, worker_pids
 from train import mnist
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow, pytest.mark.faults]
@@ -148,12 +148,6 @@ def test_outbox_disk_turns_read_only_and_is_remounted(
     )
 
 
-def _workers(server: int) -> list[int]:
-    """The server's worker processes (multiprocessing's spawned children, not its resource tracker)."""
-    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
-    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-
-
 def _ask_ready(base: str, times: int) -> list[tuple[int, dict[str, object]]]:
     """/readyz asked `times` times (each worker answers for itself), 503s included."""
     answers = []
@@ -176,11 +170,11 @@ def test_a_worker_replaced_while_the_outbox_disk_is_read_only_starts_and_waits_f
     with _uploading(node, loop_fs, tmp_path, digit_png, 20) as (up, proc, keyspace, log):
         base = up.base
         loop_fs.fail_read_only()
-        first = _workers(proc.pid)
+        first = worker_pids(proc.pid)
         assert len(first) == 2, first
         os.kill(first[0], signal.SIGKILL)
         wait_workers(log, 3, proc)  # the replacement has started, into the fault
-        assert first[0] not in _workers(proc.pid) and len(_workers(proc.pid)) == 2
+        assert first[0] not in worker_pids(proc.pid) and len(worker_pids(proc.pid)) == 2
         answers = _ask_ready(base, 40)
         opening = [body for status, body in answers if status == 503]
         assert opening, answers  # the replacement is not ready, and says why
