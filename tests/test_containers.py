@@ -7,6 +7,7 @@ with --network host and binds 127.0.0.1. The base image is a local stand-in for 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.cassandra_node import Node, rows, service_env, wait_drained
 from tests.utils import ROOT, free_port, png_bytes, post_image, wait_ready
@@ -163,6 +165,11 @@ def test_runtime_image_predicts_and_records_in_cassandra(
     keyspace = docker("exec", cid, "sh", "-c", "echo $CASSANDRA_KEYSPACE").stdout.strip()
     stored = {str(r[0]): r for r in rows(node, keyspace)}
     assert stored[item["id"]][1:3] == ("four.png", 4)
+    # The slim image's Pillow reads AVIF too (its wheels carry libavif).
+    avif = io.BytesIO()
+    Image.fromarray(255 - mnist_test.images[index]).save(avif, format="AVIF", quality=90)
+    status, body = post_image(base + "/v1/predict", avif.getvalue(), "four.avif", "image/avif")
+    assert status == 200 and json.loads(body)["predictions"][0]["digit"] == 4, body
 
 
 def test_runtime_image_is_non_root_healthy_and_has_no_tensorflow(

@@ -27,7 +27,7 @@ from train import mnist
 
 log = logging.getLogger("evaluate")
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".avif"}
 BATCH = 1000
 
 

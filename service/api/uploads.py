@@ -30,6 +30,7 @@ _EXT = {
     "image/bmp": "bmp",
     "image/webp": "webp",
     "image/tiff": "tif",
+    "image/avif": "avif",
 }
 
 

@@ -85,6 +85,18 @@ def test_predict_raw_body_with_filename_header(client: TestClient, digits: mnist
     assert item["frame_png"].startswith("data:image/png;base64,")
 
 
+def test_predict_avif_body(client: TestClient, digits: mnist.Split) -> None:
+    """AVIF, as browsers, Android and image CDNs now save pictures; unnamed, it is named by type."""
+    photo = Image.open(io.BytesIO(_photo_png(digits.images[1])))
+    buf = io.BytesIO()
+    photo.save(buf, format="AVIF", quality=80)
+    resp = client.post("/v1/predict", content=buf.getvalue(), headers={"Content-Type": "image/avif"})
+    assert resp.status_code == 200, resp.text
+    [item] = resp.json()["predictions"]
+    assert item["digit"] == int(digits.labels[1]) == 2
+    assert item["filename"] == "upload.avif" and item["image"]["format"] == "AVIF"
+
+
 def test_one_bad_file_does_not_spoil_the_others(client: TestClient, digits: mnist.Split) -> None:
     files = [
         ("file", ("good.png", png_bytes(digits.images[2]), "image/png")),

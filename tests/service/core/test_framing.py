@@ -71,7 +71,7 @@ def test_photo_of_dark_ink_on_paper_becomes_an_mnist_frame(digit: np.ndarray) ->
     assert _similarity(out.pixels, digit) > 0.8
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF"])
 def test_every_supported_format(fmt: str, digit: np.ndarray) -> None:
     img = _photo(digit).convert("RGB")
     out = framing.prepare(_encode(img, fmt))
@@ -208,7 +208,7 @@ def test_random_bytes_never_crash(data: bytes) -> None:
 @st.composite
 def random_images(draw: st.DrawFn) -> bytes:
     mode = draw(st.sampled_from(["1", "L", "LA", "P", "RGB", "RGBA", "I;16"]))
-    fmt = draw(st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"]))
+    fmt = draw(st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF"]))
     w = draw(st.integers(1, 120))
     h = draw(st.integers(1, 120))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -231,6 +231,8 @@ def random_images(draw: st.DrawFn) -> bytes:
         img = img.convert("RGB")
     if fmt == "BMP" and img.mode in ("LA", "RGBA"):
         img = img.convert("RGB")
+    if fmt == "AVIF" and img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.mode else "RGB")
     return _encode(img, fmt)
 
 

@@ -27,7 +27,7 @@ from service.core.predictor import Predictor
 from service.errors import Failure, StoreUnavailable
 from service.metrics import Metrics
 from tests.fakes import MemoryStore
-from tests.utils import png_bytes
+from tests.utils import ROOT, png_bytes
 from train import mnist
 
 
@@ -119,6 +119,44 @@ def test_decode_cost_counts_every_full_size_copy(mode: str, per_pixel: int) -> N
     img.save(buf, format="TIFF" if mode == "I;16" else "PNG")
     opened = decode.open_image(buf.getvalue(), decode.Limits())
     assert opened.cost == 300 * 200 * per_pixel
+
+
+_PEAK_OF_DECODING = """
+import sys
+from service.core import decode, framing
+from service.errors import ServiceError
+def peak_kib():
+    return int(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).split()[1])
+data = open(sys.argv[1], "rb").read()
+opened = decode.open_image(data, decode.Limits())
+open("/proc/self/clear_refs", "w").write("5")  # the peak RSS from here on
+base = peak_kib()
+try:
+    framing.prepare_image(decode.load(opened))
+except ServiceError:  # noise may be refused as no digit: after it was decoded and framed
+    pass
+print(opened.cost, (peak_kib() - base) * 1024)
+"""
+
+
+@pytest.mark.parametrize(("mode", "subsampling"), [("RGB", "4:2:0"), ("RGBA", "4:4:4")])
+def test_an_avif_costs_the_budget_at_least_what_decoding_it_takes(mode: str, subsampling: str, tmp_path: Path) -> None:
+    """AVIF's decoder holds its planes and a copy of the pixels beside the picture: the budget
+    counts them (AVIF_DECODER_BYTES), measured here as the peak RSS of a fresh process."""
+    import subprocess
+    import sys
+
+    noise = np.random.default_rng(1).integers(0, 256, (125, 188, len(mode)), dtype=np.uint8)
+    path = tmp_path / "big.avif"
+    Image.fromarray(noise, mode).resize((3000, 2000), Image.Resampling.NEAREST).save(
+        path, format="AVIF", speed=10, subsampling=subsampling
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_OF_DECODING, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    cost, peak = (int(v) for v in out.stdout.split())
+    assert cost == 3000 * 2000 * (decode.AVIF_DECODER_BYTES + (4 if mode == "RGB" else 8))
+    assert 0.6 * cost < peak <= cost, (cost, peak)  # counted, and not by far too much
 
 
 def test_the_budget_is_never_exceeded_by_concurrent_holders() -> None:
