@@ -146,8 +146,13 @@ def normalise(grey: np.ndarray) -> Ink:
     threshold = levels.otsu(np.clip(sample, 0.0, 1.0))
     # Otsu splits the paper's own noise when the ink is a sliver of the picture (a fine pen on a
     # large photo): ink is what stands clear of the paper's noise (median absolute deviation).
+    # The deviation is taken below the paper's median only, where no ink is: in a picture cropped
+    # tight around the writing, ink and its edges are a third of the pixels, and a deviation over
+    # all of them doubled the threshold and ate the strokes (photographed numbers cut at their
+    # ink, 32 px high: 32 of 40 read, 36 with a margin; now 36 either way).
     (paper,) = levels.quantiles(sample, (0.5,))
-    (spread,) = levels.quantiles(np.abs(sample - paper), (0.5,))
+    below = paper - sample[sample <= paper]
+    (spread,) = levels.quantiles(below, (0.5,))
     threshold = max(threshold, paper + NOISE_SIGMAS * 1.4826 * spread)
     back = sample[sample <= threshold]
     fore = sample[sample > threshold]
