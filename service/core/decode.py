@@ -15,7 +15,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from service.errors import ServiceError
 
-# AVIF: what browsers, Android and image CDNs now save pictures as (Pillow >= 11.2 decodes it).
+# AVIF: what browsers, Android and image CDNs now save pictures as (Pillow >= 11.3 wheels decode it).
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
 # Long side the analysis works at (framing.py): JPEGs are decoded at the smallest DCT scale
 # that still gives at least this.
