@@ -48,6 +48,12 @@ def serve(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     logs.configure(settings.log_level, settings.log_format)
+    if settings.cassandra_enabled and settings.cassandra_strict_startup:
+        # Strict start-up is the pre-flight's, and it passed. The workers start as usual (waiting
+        # for Cassandra, recording into the outbox) because uvicorn starts a new one whenever one
+        # dies, and stops them all when one fails to start: a worker replaced during an outage,
+        # strict too, took the whole service down.
+        os.environ["CASSANDRA_STRICT_STARTUP"] = "false"
     if args.workers > 1 and not settings.ort_threads:
         # Each worker has its own ORT session: share the CPUs out instead of oversubscribing them.
         from service.core.model import usable_cpus
@@ -103,12 +109,6 @@ def _preflight(settings: Settings) -> None:
         raise SettingsError(str(exc)) from exc
     if settings.cassandra_enabled:
         _check_cassandra(settings, migrate_schema=settings.cassandra_migrate, strict=settings.cassandra_strict_startup)
-        if settings.cassandra_strict_startup:
-            # Strict start-up is this check's: it passed. The workers start as usual (waiting for
-            # Cassandra, recording into the outbox) because uvicorn starts a new one whenever one
-            # dies, and stops them all when one fails to start: a worker replaced during an
-            # outage, strict too, took the whole service down.
-            os.environ["CASSANDRA_STRICT_STARTUP"] = "false"
 
 
 def _check_cassandra(settings: Settings, migrate_schema: bool, strict: bool, replicate_auth: bool = False) -> None:
