@@ -49,6 +49,12 @@ def float_card_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def digit_model(card_path: Path) -> OnnxModel:
+    """The digit model the service serves by default."""
+    return OnnxModel(ModelCard.load(card_path))
+
+
+@pytest.fixture(scope="session")
 def group_model() -> GroupModel:
     """The group model the service reads numbers with."""
     assert GROUPS_CARD.is_file(), f"the committed group model card is missing: {GROUPS_CARD}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import boxes, levels, lines, paper, pieces
+from service.core import boxes, levels, lines, paper, pieces, polarity
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -119,41 +119,46 @@ class Ink:
 
 
 def normalise(grey: np.ndarray) -> Ink:
-    """Grey [0,1] -> ink intensity [0,1] on a black background.
-
-    Polarity: the background is the majority of the picture, so the median sits near it; if
-    the median is nearer the bright end, the ink is dark (paper) and the picture is inverted.
-    """
-    lo, med, hi = levels.quantiles(levels.sample(grey), (0.01, 0.5, 0.99))
-    sparse = hi - lo < 0.04
-    if sparse:
-        # A thin line on a large canvas (a mouse drawing) can be under 1 % of the pixels, and a
-        # subsample can miss it: the extremes of every pixel tell ink from a flat colour.
-        lo, hi = float(grey.min()), float(grey.max())
-    inverted = bool(med - lo > hi - med)
-    if not sparse and min(grey.shape) >= 16 and max(med - lo, hi - med) < levels.EVEN_TAILS * min(med - lo, hi - med):
-        # The ink moved neither quantile: a fine pen on a page lit unevenly (the gradient makes
-        # both tails alike, and the vote a coin toss). The extremes around the lighting decide.
-        inverted = levels.dark_ink(grey)
+    """Grey [0,1] -> ink intensity [0,1] on a black background."""
+    vote = polarity.of(grey)
+    inverted, sparse, med = vote.inverted, vote.sparse, vote.median
     ink = 1.0 - grey if inverted else grey
-    if hi - lo < 0.04:
+    if vote.flat:
         raise BlankImage("the picture has no visible ink (it is one flat colour)")
     if _is_mnist_framed(ink, 1.0 - med if inverted else med):
         return Ink(ink, inverted, mnist_framed=True)
-    if min(ink.shape) >= 16 and not sparse:
+    if min(ink.shape) >= 16 and not sparse and not vote.dense:
         ink = levels.flatten(ink)
     sample = ink.ravel() if sparse else levels.sample(ink)
-    threshold = levels.otsu(np.clip(sample, 0.0, 1.0))
+    split = levels.otsu(np.clip(sample, 0.0, 1.0))
+    (paper,) = levels.quantiles(sample, (0.5,))
+    try:
+        floor, top = _ramp(sample, split, paper)
+    except BlankImage:
+        if not np.any(sample <= split):
+            raise
+        # A thick digit cut at its ink is half ink: the median is in the strokes' edges, the
+        # noise measured below it spans paper to ink, and nothing stood clear of it (MNIST test
+        # digits cut at their ink and enlarged: 38 % refused). Otsu's background class is paper
+        # there. Only pictures refused otherwise are read this way: for sparse ink, Otsu splits
+        # the paper's own noise, and the median is the better paper.
+        (paper,) = levels.quantiles(sample[sample <= split], (0.5,))
+        floor, top = _ramp(sample, split, paper)
+    return Ink(np.clip((ink - floor) / (top - floor), 0.0, 1.0).astype(np.float32), inverted, mnist_framed=False)
+
+
+def _ramp(sample: np.ndarray, split: float, paper: float) -> tuple[float, float]:
+    """The ink's ramp (floor, top) in a picture whose paper is at `paper`: Otsu's `split` or what
+    stands clear of the paper's noise, whichever is higher."""
     # Otsu splits the paper's own noise when the ink is a sliver of the picture (a fine pen on a
     # large photo): ink is what stands clear of the paper's noise (median absolute deviation).
-    # The deviation is taken below the paper's median only, where no ink is: in a picture cropped
+    # The deviation is taken below the paper's level only, where no ink is: in a picture cropped
     # tight around the writing, ink and its edges are a third of the pixels, and a deviation over
     # all of them doubled the threshold and ate the strokes (photographed numbers cut at their
     # ink, 32 px high: 32 of 40 read, 36 with a margin; now 36 either way).
-    (paper,) = levels.quantiles(sample, (0.5,))
     below = paper - sample[sample <= paper]
     (spread,) = levels.quantiles(below, (0.5,))
-    threshold = max(threshold, paper + NOISE_SIGMAS * 1.4826 * spread)
+    threshold = max(split, paper + NOISE_SIGMAS * 1.4826 * spread)
     back = sample[sample <= threshold]
     fore = sample[sample > threshold]
     if fore.size == 0 or back.size == 0:
@@ -165,7 +170,7 @@ def normalise(grey: np.ndarray) -> Ink:
     floor = min(floor, (threshold + top) / 2)
     if top - floor < 0.05:
         raise BlankImage("the picture has too little contrast to find a digit")
-    return Ink(np.clip((ink - floor) / (top - floor), 0.0, 1.0).astype(np.float32), inverted, mnist_framed=False)
+    return floor, top
 
 
 def frame(ink: np.ndarray, shape: tuple[int, int] = (FRAME, FRAME), box: tuple[int, int] = (BOX, BOX)) -> np.ndarray:
