@@ -15,7 +15,8 @@ Real uploads come in families, and each family below is one way people send digi
 - desk: photos of the sheet lying on a darker desk, which shows at one to four sides;
 - boxed: photos of a digit written in a printed box (a form's field), with more or less of the
   form around it;
-- comb: photos of a digit written in one cell of a comb of boxes (a postcode's field), the comb whole.
+- comb: photos of a digit written in one cell of a comb of boxes (a postcode's field), the comb whole;
+- cut: a digit cut at its ink (a crop made by hand, a dataset's cut-out), photographed or on a screen.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -244,6 +245,24 @@ def _edge(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, edge=True)
 
 
+def _cut(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A digit cut at its ink, as a crop made by hand or a dataset's cut-out is: the picture's sides
+    within 0-3 % of the digit's height of its ink, the ink 30-290 px high; photographed, or one in
+    four a light digit on a dark screen (a clean PNG)."""
+    size = int(rng.integers(40, 401))  # the digit's 28-px frame
+    drawn = bicubic(digit, size, rng).rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC)
+    left, top, right, bottom = drawn.point(lambda v: 255 if v > 60 else 0).getbbox() or (0, 0, size, size)
+    pad = round(float(rng.uniform(0.0, 0.03)) * (bottom - top))
+    mask = drawn.crop((left - pad, top - pad, right + pad, bottom + pad))  # beyond the frame: no ink
+    if rng.random() >= 0.25:
+        return photograph(mask, rng, max_blur=1.0)
+    screen, pen = float(rng.uniform(0, 60)), float(rng.uniform(190, 255))
+    grey = screen + (pen - screen) * np.asarray(mask, np.float32) / 255.0
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8), mode="L").save(buf, format="PNG")
+    return buf.getvalue(), "png"
+
+
 def _ruled(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, ruled=True)
 
@@ -359,6 +378,7 @@ FAMILIES = (
     Family("desk", 200, _desk),
     Family("boxed", 200, _boxed),
     Family("comb", 200, _comb),
+    Family("cut", 200, _cut),
 )
 
 

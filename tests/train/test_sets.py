@@ -45,6 +45,25 @@ def test_ruled_paper_runs_lines_across_the_whole_picture(mnist_test: mnist.Split
     assert not any(spans(data) for _, data, _ in uploadlike.generate(mnist_test, 15))
 
 
+def test_the_cut_family_is_cut_at_the_ink(mnist_test: mnist.Split) -> None:
+    """The digit's ink comes within a few percent of every side of its picture (the photo
+    family's leave a quarter or more on some side), and both polarities come up."""
+
+    def margins(data: bytes) -> tuple[float, bool]:
+        ink = framing.ink_of(decode.decode(data))[0]
+        lit = ink.values > 0.2
+        rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
+        h, w = lit.shape
+        return max(rows[0] / h, 1 - (rows[-1] + 1) / h, cols[0] / w, 1 - (cols[-1] + 1) / w), ink.inverted
+
+    cut = [margins(data) for _, data, _ in uploadlike.generate(mnist_test, 250, families=("cut",))]
+    # Soft edges and the service's ink threshold leave a few percent (up to 0.11 of 50; one thin 1
+    # loses its faint side).
+    assert np.quantile([m for m, _ in cut], 0.95) < 0.1
+    assert {inverted for _, inverted in cut} == {True, False}
+    assert min(margins(data)[0] for _, data, _ in uploadlike.generate(mnist_test, 15)) > 0.2
+
+
 def test_a_desk_shows_along_a_side_of_every_desk_photo(mnist_test: mnist.Split) -> None:
     """The sheet lies over the picture's centre (it is at least 2/3 of each side; the digit may
     too: its paper is the brightest there); the desk, darker, shows all along one side at least."""
