@@ -23,6 +23,9 @@ BOX = 20
 CENTRE = 14.0
 # Ink stands at least this many standard deviations of the paper's noise above the paper.
 NOISE_SIGMAS = 4.0
+# Ink found only along a refused picture's colour axis covers at least this share of it (a 1-px
+# line across a 600-px canvas: 0.3 %).
+MIN_OTHER_INK = 0.001
 
 
 class BlankImage(ServiceError):
@@ -47,6 +50,14 @@ def _composite(img: Image.Image, background: int) -> Image.Image:
     rgba = img.convert("RGBA")
     base = Image.new("RGBA", rgba.size, (background, background, background, 255))
     return Image.alpha_composite(base, rgba).convert("L")
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    """RGB, transparency composited onto white."""
+    if not has_alpha(img):
+        return img.convert("RGB")
+    rgba = img.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
 
 
 def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
@@ -216,12 +227,30 @@ def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
         grey = paper.on_sheet(grey, levels.otsu(levels.sample(grey)))
     try:
         ink = normalise(grey)
-    except BlankImage:
-        if not has_alpha(work):
-            raise
-        # Light strokes on a transparent background vanish on white: try black paper instead.
-        ink = normalise(to_grey(work, background=0))
+    except BlankImage as refused:
+        ink = _looked_at_again(work, refused)
     return ink, work.width / max(decoded.width, 1)
+
+
+def _looked_at_again(work: Image.Image, refused: BlankImage) -> Ink:
+    """The ink of a picture refused as blank in grey on white, looked at the other ways it can
+    hide: light strokes on a transparent background vanish on white (black paper instead), and
+    ink as bright as its paper but of another colour (red on green) vanishes in grey (the
+    picture's main colour axis instead)."""
+    if has_alpha(work):
+        try:
+            return normalise(to_grey(work, background=0))
+        except BlankImage as exc:
+            refused = exc
+    colour = levels.colour_axis(np.asarray(_on_white(work), np.float32) / 255) if work.mode in ("RGB", "RGBA") else None
+    if colour is None:
+        raise refused
+    ink = normalise(colour)
+    # Along a colour axis a flat picture's noise can be wider than in grey, and a few outliers of
+    # it are no ink (3 of 400 noisy flat colours read as digits without this).
+    if float(np.mean(ink.values > 0.5)) < MIN_OTHER_INK:
+        raise refused
+    return ink
 
 
 def without_printing(ink: np.ndarray) -> np.ndarray:

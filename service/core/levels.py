@@ -81,3 +81,23 @@ def dark_ink(grey: np.ndarray) -> bool:
     darkest = float(np.partition(residual, k)[:k].mean())
     brightest = float(np.partition(residual, residual.size - k)[-k:].mean())
     return -darkest > brightest
+
+
+def colour_axis(rgb: np.ndarray) -> np.ndarray | None:
+    """RGB [0, 1] -> grey along the colours' main axis (the first principal component), in the
+    same units as grey levels: ink as bright as its paper but of another colour (red on green)
+    differs along it as a dark pen does in grey. None when the picture has one colour."""
+    flat = rgb.reshape(-1, 3)
+    picked = flat[:: max(1, flat.shape[0] // STAT_SAMPLES)].astype(np.float64)
+    if picked.shape[0] < 2:
+        return None
+    _, vectors = np.linalg.eigh(np.cov(picked, rowvar=False))
+    axis = vectors[:, -1]
+    if axis.sum() < 0:  # brighter colours stay brighter, as far as the axis allows
+        axis = -axis
+    along = flat @ axis.astype(np.float32)
+    lo, hi = float(along.min()), float(along.max())
+    if hi - lo < 1e-6:
+        return None
+    # Two colours can lie up to sqrt(3) apart: beyond 1 the scale shrinks, below it stays absolute.
+    return np.asarray(((along - lo) / max(1.0, hi - lo)).reshape(rgb.shape[:2]), dtype=np.float32)

@@ -72,6 +72,37 @@ def test_photo_of_dark_ink_on_paper_becomes_an_mnist_frame(digit: np.ndarray) ->
     assert _similarity(out.pixels, digit) > 0.8
 
 
+@pytest.mark.parametrize(
+    ("ink", "paper"),
+    [((220, 40, 40), (40, 120, 130)), ((40, 90, 230), (120, 90, 60)), ((30, 160, 30), (200, 60, 150))],
+)
+def test_ink_as_bright_as_its_paper_but_of_another_colour(
+    ink: tuple[int, int, int], paper: tuple[int, int, int], digit: np.ndarray
+) -> None:
+    """Red on teal, blue on brown, green on pink: in grey the digit all but vanished ('too
+    little contrast'; 37 of 300 such pairs read, ad hoc). Along the picture's main colour axis
+    it stands out as a pen does in grey."""
+    luma = np.array([0.299, 0.587, 0.114])
+    assert abs((np.array(ink) - np.array(paper)) @ luma) < 12
+    level = np.asarray(_photo(digit), np.float32)[..., None]  # 235 paper .. 35 ink
+    share = np.clip((235 - level) / 200, 0, 1)
+    noise = np.random.default_rng(0).normal(0, 3, level.shape)
+    rgb = np.array(paper) * (1 - share) + np.array(ink) * share + noise
+    out = framing.prepare(_encode(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), "PNG"))
+    _check_frame(out.pixels)
+    assert _similarity(out.pixels, digit) > 0.8
+
+
+def test_noise_on_one_colour_is_still_blank() -> None:
+    """Along a colour axis, noise is as wide as the widest of its channels: its outliers are no ink."""
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        size = (int(rng.integers(30, 400)), int(rng.integers(30, 400)), 3)
+        rgb = rng.uniform(0, 255, 3) + rng.normal(0, rng.uniform(0.5, 8), size)
+        with pytest.raises(framing.BlankImage):
+            framing.prepare(_encode(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), "PNG"))
+
+
 @pytest.mark.parametrize("fmt", decode.ALLOWED_FORMATS)
 def test_every_supported_format(fmt: str, digit: np.ndarray) -> None:
     img = _photo(digit).convert("RGB")

@@ -1,0 +1,33 @@
+"""The framing probes (`mnist-probes`): each set is what it says, and reads as the README says."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from service.core.model import OnnxModel
+from train import mnist, probes
+
+
+def test_cut_digits_touch_every_side_and_read(mnist_test: mnist.Split, digit_model: OnnxModel) -> None:
+    for data, _ in probes.cut(mnist_test, 5, 0, True):
+        grey = np.asarray(Image.open(io.BytesIO(data)), np.float32)
+        ink = grey < 200  # paper is 230; the cut is where MNIST's level passes 60 of 255
+        assert all(side.any() for side in (ink[0], ink[-1], ink[:, 0], ink[:, -1]))
+    right, refused, total = probes.read(digit_model, probes.cut(mnist_test, 50, 0, False))
+    assert (total, refused) == (50, 0) and right >= 48
+
+
+def test_colour_pairs_are_as_bright_and_read(mnist_test: mnist.Split, digit_model: OnnxModel) -> None:
+    for data, _ in probes.colour(mnist_test, 5):
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+        luma = rgb @ probes.LUMA
+        assert np.percentile(luma, 99) - np.percentile(luma, 1) < 40
+    right, _, total = probes.read(digit_model, probes.colour(mnist_test, 30))
+    assert total == 30 and right >= 28
+
+
+def test_flat_colours_are_all_refused(digit_model: OnnxModel) -> None:
+    assert probes.read(digit_model, probes.flat(30)) == (30, 30, 30)
