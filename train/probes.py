@@ -58,45 +58,39 @@ def cut(test: mnist.Split, n: int, margin: int, dark_on_light: bool) -> Iterator
         yield _png(230 - level if dark_on_light else 20 + level), int(label)
 
 
+def _photographed_and_cut(ink: Image.Image, height: int, room: int, margin: int, seed: list[int]) -> bytes:
+    """Ink (L, 255 = ink) cut at its ink, `height` px high, photographed with `room` px around it,
+    then cut `margin` px outside the ink: the same photo whatever the margin."""
+    top, bottom, left, right = _ink_box(np.asarray(ink), 40)
+    ink = ink.crop((left, top, right, bottom))
+    ink = ink.resize((max(4, round(ink.width * height / ink.height)), height), Image.Resampling.BICUBIC)
+    canvas = Image.new("L", (ink.width + 2 * room, ink.height + 2 * room), 0)
+    canvas.paste(ink, (room, room))
+    data, _ = uploadlike.photograph(canvas, np.random.default_rng(seed), max_blur=0.8)
+    photo: Image.Image = Image.open(io.BytesIO(data))
+    photo = photo.crop((room - margin, room - margin, room + ink.width + margin, room + ink.height + margin))
+    buf = io.BytesIO()
+    photo.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def photo_cut(test: mnist.Split, n: int, height: int, margin: int) -> Iterator[Picture]:
-    """The digit `height` px high photographed with room around it, then cut `margin` px outside
-    its ink: the same photo whatever the margin."""
-    room = 16
+    """The digit `height` px high photographed, then cut `margin` px outside its ink."""
     for i, (digit, label) in enumerate(zip(test.images[:n], test.labels[:n], strict=True)):
-        top, bottom, left, right = _ink_box(digit, 40)
-        ink = Image.fromarray(digit).crop((left, top, right, bottom))
-        ink = ink.resize((max(4, round(ink.width * height / ink.height)), height), Image.Resampling.BICUBIC)
-        canvas = Image.new("L", (ink.width + 2 * room, ink.height + 2 * room), 0)
-        canvas.paste(ink, (room, room))
-        data, _ = uploadlike.photograph(canvas, np.random.default_rng([5, i]), max_blur=0.8)
-        photo: Image.Image = Image.open(io.BytesIO(data))
-        photo = photo.crop((room - margin, room - margin, room + ink.width + margin, room + ink.height + margin))
-        buf = io.BytesIO()
-        photo.save(buf, format="PNG")
-        yield buf.getvalue(), int(label)
+        yield _photographed_and_cut(Image.fromarray(digit), height, 16, margin, [5, i]), int(label)
 
 
 def numbers_cut(test: mnist.Split, n: int, height: int, margin: int, bold: bool) -> Iterator[tuple[bytes, str]]:
     """3-6-digit numbers of MNIST test digits (`numbers.compose`; `bold`: a felt-tip marker of 5.5
     MNIST px, the upload-like `marker` family's middle, `hands.pen`) `height` px high, photographed,
     then cut `margin` px outside the ink: (picture, text)."""
-    room = 12
     for i in range(n):
         rng = np.random.default_rng([77, i])
         picks = rng.choice(len(test.images), int(rng.integers(3, 7)), replace=False)
         digits = [hands.pen(test.images[p], 5.5) if bold else test.images[p] for p in picks]
         img = numbers.compose(digits, bool(rng.random() < 0.3), rng)
-        top, bottom, left, right = _ink_box(np.asarray(img), 40)
-        img = img.crop((left, top, right, bottom))
-        img = img.resize((max(4, round(img.width * height / img.height)), height), Image.Resampling.BICUBIC)
-        canvas = Image.new("L", (img.width + 2 * room, img.height + 2 * room), 0)
-        canvas.paste(img, (room, room))
-        data, _ = uploadlike.photograph(canvas, np.random.default_rng([4, i]), max_blur=0.8)
-        photo: Image.Image = Image.open(io.BytesIO(data))
-        photo = photo.crop((room - margin, room - margin, room + img.width + margin, room + img.height + margin))
-        buf = io.BytesIO()
-        photo.save(buf, format="PNG")
-        yield buf.getvalue(), "".join(str(int(test.labels[p])) for p in picks)
+        text = "".join(str(int(test.labels[p])) for p in picks)
+        yield _photographed_and_cut(img, height, 12, margin, [4, i]), text
 
 
 LUMA = np.array([0.299, 0.587, 0.114])
