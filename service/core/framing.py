@@ -46,18 +46,10 @@ class Prepared:
     framed: bool  # False when a 28x28 MNIST-style input was used as it is
 
 
-def _composite(img: Image.Image, background: int) -> Image.Image:
+def _composite(img: Image.Image, background: int, mode: str = "L") -> Image.Image:
     rgba = img.convert("RGBA")
     base = Image.new("RGBA", rgba.size, (background, background, background, 255))
-    return Image.alpha_composite(base, rgba).convert("L")
-
-
-def _on_white(img: Image.Image) -> Image.Image:
-    """RGB, transparency composited onto white."""
-    if not has_alpha(img):
-        return img.convert("RGB")
-    rgba = img.convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    return Image.alpha_composite(base, rgba).convert(mode)
 
 
 def to_grey(img: Image.Image, background: int = 255) -> np.ndarray:
@@ -242,7 +234,10 @@ def _looked_at_again(work: Image.Image, refused: BlankImage) -> Ink:
             return normalise(to_grey(work, background=0))
         except BlankImage as exc:
             refused = exc
-    colour = levels.colour_axis(np.asarray(_on_white(work), np.float32) / 255) if work.mode in ("RGB", "RGBA") else None
+    if work.mode not in ("RGB", "RGBA"):
+        raise refused
+    rgb = _composite(work, 255, "RGB") if has_alpha(work) else work.convert("RGB")
+    colour = levels.colour_axis(np.asarray(rgb, np.float32) / 255)
     if colour is None:
         raise refused
     ink = normalise(colour)
