@@ -40,6 +40,8 @@ class EmbeddedStore:
         await self.file.opening.ensure()  # a file that could not be opened is tried again here too
         details: dict[str, object] = {"path": str(self.file.path), "write_failures": self.file.write_failures}
         problems = self.file.problems()
+        if self.file.opening.error is not None:  # a read would fail for the same reason: said once
+            return StoreHealth(ok=False, backend=self.backend, reasons=problems, details=details)
         try:
             details["last_seq"] = await self.file.last_seq()
         except DB_ERRORS as exc:
