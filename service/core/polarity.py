@@ -31,7 +31,8 @@ class Polarity:
 def of(grey: np.ndarray) -> Polarity:
     """Which way round the ink is: the background is the majority of the picture, so the median
     sits near it; if the median is nearer the bright end, the ink is dark (paper)."""
-    lo, q_lo, med, q_hi, hi = levels.quantiles(levels.sample(grey), (0.01, DENSE_INK, 0.5, 1 - DENSE_INK, 0.99))
+    sample = levels.sample(grey)
+    lo, q_lo, med, q_hi, hi = levels.quantiles(sample, (0.01, DENSE_INK, 0.5, 1 - DENSE_INK, 0.99))
     sparse = hi - lo < 0.04
     if sparse:
         # A thin line on a large canvas (a mouse drawing) can be under 1 % of the pixels, and a
@@ -50,11 +51,11 @@ def of(grey: np.ndarray) -> Polarity:
     # told costs 21 us without it.
     reach, span = (med - q_lo, med - lo) if inverted else (q_hi - med, hi - med)
     if reach > REACH * span:
-        inverted, dense = _dense_ink(grey, inverted)
+        inverted, dense = _dense_ink(grey, sample, inverted)
     return Polarity(inverted, dense, False, False, med)
 
 
-def _dense_ink(grey: np.ndarray, inverted: bool) -> tuple[bool, bool]:
+def _dense_ink(grey: np.ndarray, sample: np.ndarray, inverted: bool) -> tuple[bool, bool]:
     """The polarity vote checked where it can fail, and whether the ink is dense: (polarity, dense).
 
     A bold digit cut at its ink is about half ink, the median falls in the strokes, and the vote
@@ -63,8 +64,7 @@ def _dense_ink(grey: np.ndarray, inverted: bool) -> tuple[bool, bool]:
     of the variance), and the crop touches its border at a few points only: the vote is overturned
     when what it took for ink covers more than DENSE_INK of the picture and lines at least
     BORDER_PAPER of its border. An unevenly lit page, where Otsu splits the lighting (the hairline
-    family: 83 of 200 dense so), is no two levels."""
-    sample = levels.sample(grey)
+    family: 83 of 200 dense so), is no two levels. `sample`: the vote's subsample of `grey`."""
     split = levels.otsu(sample)
     bright = sample > split
     share = float(np.mean(bright))
