@@ -168,10 +168,11 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
-    # Sets of their own, by style: ruled lines; a box or a comb of boxes; marks between the digits;
-    # the line of writing tilted; writing leaning far.
+    # Sets of their own, by style: ruled lines; squared paper; a box or a comb of boxes; marks
+    # between the digits; the line of writing tilted; writing leaning far.
     sets = (
         ("ruled", numbers.generate_ruled),
+        ("squared", numbers.generate_squared),
         ("boxed", numbers.generate_boxed),
         ("marks", numbers.generate_separators),
         ("tilted", numbers.generate_tilted),
@@ -199,6 +200,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_digit_model_alone": table["alone"],
         # Photographed on ruled lines (train.numbers.generate_ruled, 2-8 digits, both kinds), by style.
         "string_accuracy_on_ruled_lines": table["ruled"],
+        # Photographed on squared paper (train.numbers.generate_squared, 2-8 digits, both kinds).
+        "string_accuracy_on_squared_paper": table["squared"]["all"],
         # Photographed in a printed box or one digit a cell of a comb (train.numbers.generate_boxed).
         "string_accuracy_in_a_box": table["boxed"],
         # Photographed with a decimal point, thousands commas or a dash between the digits
@@ -231,6 +234,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
         "%s numbers: %s", name, {k: v.get("4") for k, v in s.items()} | {"all": {k: v["all"] for k, v in s.items()}}
     )
     log.info("%s numbers on ruled lines: %s", name, figures["numbers"].get("string_accuracy_on_ruled_lines"))
+    log.info("%s numbers on squared paper: %s", name, figures["numbers"].get("string_accuracy_on_squared_paper"))
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))

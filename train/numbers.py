@@ -170,8 +170,8 @@ def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.
 
 def render(number: Image.Image, family: str, rng: np.random.Generator, paper: str | None = None) -> tuple[bytes, str]:
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
-    `paper` (photos) marked: ruled lines of a RULED style (`rule`), or "boxed": a printed box
-    (a form's field, `uploadlike.in_box`)."""
+    `paper` (photos) marked: ruled lines of a RULED style (`rule`), "squared": squared paper
+    (`uploadlike.rule_paper`), or "boxed": a printed box (a form's field, `uploadlike.in_box`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -200,7 +200,10 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
     mask.paste(drawn, at)
     if paper is not None:
         ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
-        rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), paper, rng)
+        if paper == "squared":
+            mask = uploadlike.rule_paper(mask, int(ink[-1] - ink[0] + 1), rng, "squared")
+        else:
+            rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), paper, rng)
     return uploadlike.photograph(mask, rng, max_blur=2.0)
 
 
@@ -241,7 +244,7 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                paper = family if family in (*RULED, "boxed") else None
+                paper = family if family in (*RULED, "boxed", "squared") else None
                 photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
@@ -258,6 +261,12 @@ def generate_ruled(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
     """Photographed numbers on ruled lines, the styles in turn (`family` is the style): a set of
     its own (its own random streams), so the numbers of `generate` stay what they are."""
     return _generate(split, per_cell, (seed, 1), lambda _, n: RULED[n % len(RULED)])
+
+
+def generate_squared(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers on squared paper (a school exercise book; its squares 0.45-0.7 of a
+    digit's height): a set of its own."""
+    return _generate(split, per_cell, (seed, 7), lambda _, n: "squared")
 
 
 def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

@@ -123,11 +123,13 @@ def render(
 PAPERS = ("lined", "squared", "margin")
 
 
-def rule_paper(mask: Image.Image, digit_px: float, rng: np.random.Generator) -> Image.Image:
+def rule_paper(mask: Image.Image, digit_px: float, rng: np.random.Generator, style: str | None = None) -> Image.Image:
     """The ink mask on ruled paper: the lines of lined paper (1-1.6 digits apart) or of squared
     paper (0.45-0.7 digits), or a margin line, edge to edge, a little askew, 2-5 % of the digit's
-    height wide, as faint as a printed rule or as dark as the pen (the pen's ink stays on top)."""
-    style = PAPERS[int(rng.integers(0, len(PAPERS)))]
+    height wide, as faint as a printed rule or as dark as the pen (the pen's ink stays on top).
+    `style`: one of PAPERS, else drawn at random."""
+    if style is None:
+        style = PAPERS[int(rng.integers(0, len(PAPERS)))]
     width = max(1, round(digit_px * rng.uniform(0.02, 0.05)))
     level = int(rng.uniform(0.35, 1.0) * 255)
     tilt = float(np.tan(np.radians(rng.uniform(-1.5, 1.5))))

@@ -20,6 +20,8 @@ cropped digit, whose 7's bar or 1's stem spans its picture, keeps it: none of 1,
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from service.core import pieces, strokes
@@ -53,6 +55,26 @@ ALONG = 3
 # grey rule shrunk to the working size keeps a tenth of its darkness in places).
 GAP = 2
 FAINT = 0.05
+# Squared paper: LATTICE or more lines across, one way, evenly spaced (every gap within STEP_SLACK
+# of a whole number of the smallest, so a line too faint to find leaves a double gap) and of like
+# thickness (the thickest at most LIKE times the thinnest, plus a pixel), are the paper's whatever
+# the pen: no digit has three straight strokes edge to edge at even steps. On the upload-like
+# `ruled` family, lattices whose lines were as thick as the pen's strokes (printed dark, or blurred)
+# or that ran past a digit near the picture's edge were all kept, and framed as the digit.
+LATTICE = 3
+STEP_SLACK = 0.2
+LIKE = 2.0
+
+
+class Rule(NamedTuple):
+    """A straight stretch of ink across the picture: its band (pixels and blurred edges), its first
+    and last column, thickness, and where it crosses the middle column."""
+
+    band: np.ndarray
+    first: int
+    last: int
+    thickness: float
+    at: float
 
 
 def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,49 +118,93 @@ def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tupl
 def across(ink: np.ndarray, level: float) -> np.ndarray:
     """The ink of a picture (one digit, or a number) without the ruled lines that cross it:
     horizontal ones (lined paper) and vertical ones (squared paper, a margin). The very same array
-    when there are none; none taken when any stretch across fails to pass for a line (it may be
-    a digit's stroke)."""
+    when there are none. A lattice (squared paper) goes whatever else is found; otherwise none is
+    taken when any stretch across fails to pass for a line (it may be a digit's stroke)."""
     mask = ink > FAINT  # a line may be far fainter than the pen, and still stretch the frame
     across_rows, across_cols = _edge_to_edge(mask), _edge_to_edge(mask.T)
     if not across_rows and not across_cols:
         return ink
-    bands_h, bands_v = _union(across_rows, mask.shape), _union(across_cols, mask.T.shape).T
-    gone = _lines_alone(across_rows, mask & ~bands_v) | _lines_alone(across_cols, (mask & ~bands_h).T).T
-    cleaned = np.where(gone, np.float32(0.0), ink).astype(ink.dtype)
-    rest = pieces.ink_mask(cleaned, level)
-    rows, cols = np.flatnonzero(rest.any(axis=1)), np.flatnonzero(rest.any(axis=0))
-    if rows.size == 0:
-        return ink
-    pen = strokes.stroke_width(np.where(rest, ink, 0.0), FAINT)  # measured as the lines are
-    for found, (lo, hi), side in (
-        (across_rows, cols[[0, -1]], mask.shape[1]),
-        (across_cols, rows[[0, -1]], mask.shape[0]),
+    step_rows, step_cols = _lattice_step(across_rows), _lattice_step(across_cols)
+    # Squared paper has the same step both ways: two lines one way at the other way's step (a
+    # third too faint to find) are its lines too.
+    if step_rows and not step_cols and _evenly(across_cols, step_rows):
+        step_cols = step_rows
+    if step_cols and not step_rows and _evenly(across_rows, step_cols):
+        step_rows = step_cols
+    cleaned = _without(ink, mask, across_rows, across_cols)
+    if _pass_for_lines(
+        ink, cleaned, level, mask.shape, [] if step_rows else across_rows, [] if step_cols else across_cols
     ):
-        for _, first, last, thickness in found:
-            if not (first + BEYOND * side <= lo and hi <= last - BEYOND * side and thickness <= THIN * pen):
-                return ink
-    return cleaned
+        return cleaned
+    if not step_rows and not step_cols:
+        return ink
+    return _without(ink, mask, across_rows if step_rows else [], across_cols if step_cols else [])
 
 
-def _union(found: list[tuple[np.ndarray, int, int, float]], shape: tuple[int, ...]) -> np.ndarray:
+def _without(ink: np.ndarray, mask: np.ndarray, rows: list[Rule], cols: list[Rule]) -> np.ndarray:
+    bands_h, bands_v = _union(rows, mask.shape), _union(cols, mask.T.shape).T
+    gone = _lines_alone(rows, mask & ~bands_v) | _lines_alone(cols, (mask & ~bands_h).T).T
+    return np.where(gone, np.float32(0.0), ink).astype(ink.dtype)
+
+
+def _pass_for_lines(
+    ink: np.ndarray, cleaned: np.ndarray, level: float, shape: tuple[int, ...], rows: list[Rule], cols: list[Rule]
+) -> bool:
+    """Whether every stretch of `rows` and `cols` runs on past the ink left without them, on both
+    sides, and is thinner than its strokes."""
+    rest = pieces.ink_mask(cleaned, level)
+    at_rows, at_cols = np.flatnonzero(rest.any(axis=1)), np.flatnonzero(rest.any(axis=0))
+    if at_rows.size == 0:
+        return False
+    pen = strokes.stroke_width(np.where(rest, ink, 0.0), FAINT)  # measured as the lines are
+    for found, (lo, hi), side in ((rows, at_cols[[0, -1]], shape[1]), (cols, at_rows[[0, -1]], shape[0])):
+        for rule in found:
+            beyond = rule.first + BEYOND * side <= lo and hi <= rule.last - BEYOND * side
+            if not (beyond and rule.thickness <= THIN * pen):
+                return False
+    return True
+
+
+def _lattice_step(found: list[Rule]) -> float:
+    """The step of the lattice these lines make (0.0 if they make none)."""
+    if len(found) < LATTICE:
+        return 0.0
+    thick = [rule.thickness for rule in found]
+    if max(thick) > LIKE * min(thick) + 1.0:
+        return 0.0
+    gaps = np.diff(np.sort([rule.at for rule in found]))
+    step = float(gaps.min())
+    return step if step > 0 and _whole_steps(gaps, step) else 0.0
+
+
+def _evenly(found: list[Rule], step: float) -> bool:
+    """Two lines or more, every gap between them a whole number of `step`."""
+    return len(found) >= 2 and _whole_steps(np.diff(np.sort([rule.at for rule in found])), step)
+
+
+def _whole_steps(gaps: np.ndarray, step: float) -> bool:
+    ratios = gaps / step
+    return bool(np.all(ratios >= 1.0 - STEP_SLACK) and np.all(np.abs(ratios - np.round(ratios)) <= STEP_SLACK))
+
+
+def _union(found: list[Rule], shape: tuple[int, ...]) -> np.ndarray:
     out = np.zeros(shape, dtype=bool)
-    for band, *_ in found:
-        out |= band
+    for rule in found:
+        out |= rule.band
     return out
 
 
-def _lines_alone(found: list[tuple[np.ndarray, int, int, float]], ink: np.ndarray) -> np.ndarray:
+def _lines_alone(found: list[Rule], ink: np.ndarray) -> np.ndarray:
     """The lines' bands, but for the columns where a band holds more ink than its line: a digit's
     stroke crosses the line there or lies along it, and keeps its ink (the line's under it too)."""
     out = np.zeros_like(ink)
-    for band, _, _, thickness in found:
-        out |= band & ((band & ink).sum(axis=0) <= thickness + ALONG)
+    for rule in found:
+        out |= rule.band & ((rule.band & ink).sum(axis=0) <= rule.thickness + ALONG)
     return out
 
 
-def _edge_to_edge(mask: np.ndarray) -> list[tuple[np.ndarray, int, int, float]]:
-    """Straight horizontal stretches of ink over at least EDGE of the mask's width: each one's band
-    (its pixels and blurred edges), first and last column, and thickness."""
+def _edge_to_edge(mask: np.ndarray) -> list[Rule]:
+    """Straight horizontal stretches of ink over at least EDGE of the mask's width."""
     w = mask.shape[1]
     if np.count_nonzero(mask.any(axis=0)) < EDGE * w:  # most pictures: no ink spans them (~1 ms saved)
         return []
@@ -161,7 +227,7 @@ def _edge_to_edge(mask: np.ndarray) -> list[tuple[np.ndarray, int, int, float]]:
         if np.sqrt(np.mean((y[alone] - (slope * x[alone] + offset)) ** 2)) > thickness + STRAIGHT:
             continue
         band = np.abs(ys - (slope * xs + offset)) <= thickness / 2 + MARGIN
-        found.append((band, int(x.min()), int(x.max()), thickness))
+        found.append(Rule(band, int(x.min()), int(x.max()), thickness, float(slope * (w / 2) + offset)))
     return found
 
 

@@ -77,6 +77,7 @@ def test_smoke_pipeline_writes_a_complete_card(smoke_run: tuple[Path, Path]) -> 
         assert set(card["numbers"]["string_accuracy"][kind]) == {*map(str, numbers.LENGTHS), "all"}
     assert set(card["numbers"]["string_accuracy_with_separators"]) == {*numbers.SEPARATORS, "all"}
     assert set(card["numbers"]["string_accuracy_4_digits_over_seeds"]) == {"seeds", *numbers.KINDS}
+    assert 0.0 <= card["numbers"]["string_accuracy_on_squared_paper"] <= 1.0
     for png in ("mnist-cnn.confusion.png", "mnist-cnn.curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((work / "train" / "history.json").read_text())["loss"]

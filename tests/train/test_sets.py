@@ -172,6 +172,18 @@ def test_ruled_numbers_carry_their_truth_and_their_lines_run_edge_to_edge(mnist_
         }[style], (style, middle)
 
 
+def test_numbers_on_squared_paper_carry_their_truth_and_a_grid_both_ways(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate_squared(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"squared"} and len(sample) == 2 * len(numbers.LENGTHS)
+    assert [n.data for n in numbers.generate_squared(mnist_test, per_cell=1)] == [n.data for n in sample]
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    # The grid itself: lines edge to edge both ways, 0.45-0.7 of the digits' height apart.
+    grid = np.asarray(uploadlike.rule_paper(Image.new("L", (600, 400), 0), 100.0, np.random.default_rng(1), "squared"))
+    for profile, side in ((grid.mean(axis=1), 400), (grid.mean(axis=0), 600)):
+        starts = np.flatnonzero(np.diff((profile > 0.5 * profile.max()).astype(np.int8)) == 1)
+        assert side / 70 - 2 <= starts.size <= side / 45 + 2, starts
+
+
 def test_numbers_with_separators_have_marks_between_their_digits(mnist_test: mnist.Split) -> None:
     sample = numbers.generate_separators(mnist_test, per_cell=1)
     assert {n.family for n in sample} == set(numbers.SEPARATORS)
