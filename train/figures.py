@@ -46,6 +46,18 @@ class Sizes:
 
 
 FOUR_DIGIT_SEEDS = (11, 12, 13, 14, 15)
+# Numbers sets of their own, by style (ruled_per_cell a length and kind): ruled lines; squared
+# paper; a box or a comb of boxes; marks between the digits; the line of writing tilted; writing
+# leaning far; a comb cut off at both sides.
+NUMBER_SETS = {
+    "ruled": numbers.generate_ruled,
+    "squared": numbers.generate_squared,
+    "boxed": numbers.generate_boxed,
+    "marks": numbers.generate_separators,
+    "tilted": numbers.generate_tilted,
+    "slanted": numbers.generate_slanted,
+    "cut-comb": numbers.generate_cut_combs,
+}
 SMOKE = Sizes(photos=100, numbers_per_cell=3, ruled_per_cell=3, nondigits=40)
 
 
@@ -168,18 +180,7 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         for cell in ((n.kind, str(len(n.text))), (n.kind, "all"), ("family", n.family)):
             hits[cell].append(ok)
             hits[("alone", cell[0] + " " + cell[1])].append(alone)
-    # Sets of their own, by style: ruled lines; squared paper; a box or a comb of boxes; marks
-    # between the digits; the line of writing tilted; writing leaning far.
-    sets = (
-        ("ruled", numbers.generate_ruled),
-        ("squared", numbers.generate_squared),
-        ("boxed", numbers.generate_boxed),
-        ("marks", numbers.generate_separators),
-        ("tilted", numbers.generate_tilted),
-        ("slanted", numbers.generate_slanted),
-        ("cut-comb", numbers.generate_cut_combs),
-    )
-    for tag, made in sets:
+    for tag, made in NUMBER_SETS.items():
         for n in made(test, sizes.ruled_per_cell):
             ok = read_numbers(model, n.data, (whole,))[0] == n.text
             hits[(tag, n.family)].append(ok)

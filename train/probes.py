@@ -5,6 +5,12 @@
     mnist-probes numbers-cut  # 3-6-digit numbers photographed, cut at the ink or near it (/v1/read)
     mnist-probes colour       # ink as bright as its paper but of another colour
     mnist-probes flat         # noise on one flat colour: every picture must be refused
+    mnist-probes family NAME  # one upload-like family (the card's pictures), e.g. ruled
+    mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
+
+`--without STEP` switches one step of the preprocessing off (train/ablations.py: lines,
+long-lines, desk, boxes, cut-comb, tilt, slant) to measure what it does: `mnist-probes family
+ruled --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path
 of `/v1/predict` (numbers: `figures.read_number`, the path of `/v1/read`). To measure an earlier
@@ -30,7 +36,7 @@ from service.core import framing
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from service.settings import default_card
-from train import figures, hands, mnist, numbers, uploadlike
+from train import ablations, figures, hands, mnist, numbers, uploadlike
 
 log = logging.getLogger("probes")
 
@@ -128,29 +134,40 @@ def read(model: OnnxModel, pictures: Iterator[Picture]) -> tuple[int, int, int]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat"))
+    parser.add_argument("probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat", "family", "numbers"))
+    parser.add_argument("name", nargs="?", help="family: an upload-like family; numbers: a numbers set")
+    parser.add_argument("--without", choices=sorted(ablations.STEPS), help="a preprocessing step switched off")
     parser.add_argument("--data", type=str, default=None, help="MNIST IDX directory")
     args = parser.parse_args(argv)
+    names = {"family": uploadlike.ALL_FAMILIES, "numbers": tuple(figures.NUMBER_SETS)}.get(args.probe)
+    if names is not None and args.name not in names:
+        parser.error(f"{args.probe} needs one of: {', '.join(names)}")
     test = mnist.test_split(None if args.data is None else Path(args.data))
     model = OnnxModel(ModelCard.load(default_card()), intra_threads=1)
-    log.info("service: %s", framing.__file__)
+    log.info("service: %s%s", framing.__file__, f", without {args.without}" if args.without else "")
+    with ablations.without(args.without):
+        _run(args.probe, args.name, test, model)
+    return 0
+
+
+def _run(probe: str, name: str | None, test: mnist.Split, model: OnnxModel) -> None:
     runs: dict[str, Callable[[], Iterator[Picture]]] = {}
-    if args.probe == "cut":
+    if probe == "cut":
         for margin in (0, 2):
             for dark in (True, False):
                 way = "dark on light" if dark else "light on dark"
                 runs[f"cut, margin {margin}, {way}"] = functools.partial(cut, test, 1000, margin, dark)
-    elif args.probe == "photo-cut":
+    elif probe == "photo-cut":
         for height in (40, 120):
             for margin in (0, 3, 10):
                 runs[f"photographed {height} px high, margin {margin}"] = functools.partial(
                     photo_cut, test, 300, height, margin
                 )
-    elif args.probe == "colour":
+    elif probe == "colour":
         runs["colour pairs as bright"] = functools.partial(colour, test, 300)
-    elif args.probe == "flat":
+    elif probe == "flat":
         runs["noise on a flat colour (right = refused)"] = functools.partial(flat, 400)
-    if args.probe == "numbers-cut":
+    if probe == "numbers-cut":
         whole = figures._group_model()
         for bold in (False, True):
             for height in (32, 80):
@@ -159,10 +176,21 @@ def main(argv: list[str] | None = None) -> int:
                     right = sum(figures.read_number(model, data, whole) == text for data, text in pictures)
                     pen = "bold marker" if bold else "pen"
                     log.info("numbers, %s, %d px high, margin %d: %d of 40 read", pen, height, margin, right)
-    for name, make in runs.items():
+    if probe == "family":
+        files = uploadlike.generate(test, families=(str(name),))
+        runs[f"family {name}"] = lambda: iter([(data, label) for _, data, label in files])
+    if probe == "numbers":
+        whole = figures._group_model()
+        hits: dict[str, list[bool]] = {}
+        for n in figures.NUMBER_SETS[str(name)](test, figures.Sizes().ruled_per_cell):
+            hits.setdefault(n.family, []).append(figures.read_number(model, n.data, whole) == n.text)
+        every = [ok for oks in hits.values() for ok in oks]
+        for part, oks in sorted(hits.items()) if len(hits) > 1 else []:
+            log.info("numbers %s, %s: %d of %d read", name, part, sum(oks), len(oks))
+        log.info("numbers %s: %d of %d read", name, sum(every), len(every))
+    for label, make in runs.items():
         right, refused, total = read(model, make())
-        log.info("%s: %d of %d right (%d refused)", name, right, total, refused)
-    return 0
+        log.info("%s: %d of %d right (%d refused)", label, right, total, refused)
 
 
 if __name__ == "__main__":

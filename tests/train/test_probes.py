@@ -31,3 +31,33 @@ def test_colour_pairs_are_as_bright_and_read(mnist_test: mnist.Split, digit_mode
 
 def test_flat_colours_are_all_refused(digit_model: OnnxModel) -> None:
     assert probes.read(digit_model, probes.flat(30)) == (30, 30, 30)
+
+
+def test_a_step_switched_off_is_off_inside_the_block_only(mnist_test: mnist.Split, digit_model: OnnxModel) -> None:
+    """`--without lines`: the squared-paper digits of the ruled family read worse without the
+    step that takes the lines out, and the service is as served again after the block, even one
+    left by an exception."""
+    from service.core import lines
+    from train import ablations, uploadlike
+
+    served = lines.across
+    files = [(data, label) for _, data, label in uploadlike.generate(mnist_test, families=("ruled",))[:60]]
+    right, _, _ = probes.read(digit_model, iter(files))
+    with ablations.without("lines"):
+        assert lines.across is not served
+        off, _, _ = probes.read(digit_model, iter(files))
+    assert lines.across is served
+    assert right >= 57 and off <= right - 20, (right, off)
+    try:
+        with ablations.without("desk"):
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert all(getattr(module, name) is not stand_in for module, name, stand_in, _ in ablations.STEPS.values())
+
+
+def test_every_step_names_a_function_the_service_has() -> None:
+    from train import ablations
+
+    for module, name, _, _ in ablations.STEPS.values():
+        assert callable(getattr(module, name)), name

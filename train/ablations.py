@@ -1,0 +1,57 @@
+"""One step of the service's preprocessing switched off, to measure what it does.
+
+The README gives, for each step that mends a kind of picture, what the family or numbers set of
+such pictures reads with the step and without it; `mnist-probes family ruled --without lines`
+(train/probes.py) measures the second. A step is switched off by replacing the one function that
+does it, for the duration of a `with without(step):` block, with one that leaves its input as it
+is: the rest of the service runs as served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from service.core import boxes, lines, paper, skew
+
+
+def _ink(ink: Any, *_: Any) -> Any:
+    return ink
+
+
+def _none(*_: Any) -> float:
+    return 0.0
+
+
+# step -> (module, function, what stands in for it), and what the step does.
+STEPS: dict[str, tuple[ModuleType, str, Callable[..., Any], str]] = {
+    "lines": (lines, "across", _ink, "ruled lines across the whole picture (lined or squared paper, a margin)"),
+    "long-lines": (
+        lines,
+        "without_lines",
+        lambda mask, labels, box: (labels, box),
+        "numbers: lines far longer than the digits are tall (a baseline, a line struck through)",
+    ),
+    "desk": (paper, "on_sheet", _ink, "the desk around a sheet photographed lying on it"),
+    "boxes": (boxes, "inside", _ink, "a printed box or a comb of boxes around the writing"),
+    "cut-comb": (boxes, "_cut_comb", _ink, "a comb of boxes cut off at both sides"),
+    "tilt": (skew, "tilt", _none, "numbers: a line of writing tilted"),
+    "slant": (skew, "slant", _none, "numbers: writing leaning far"),
+}
+
+
+@contextmanager
+def without(step: str | None) -> Iterator[None]:
+    """The service with `step` switched off inside the block (None: as served)."""
+    if step is None:
+        yield
+        return
+    module, name, stand_in, _ = STEPS[step]
+    served = getattr(module, name)
+    setattr(module, name, stand_in)
+    try:
+        yield
+    finally:
+        setattr(module, name, served)
