@@ -5,6 +5,7 @@
     mnist-probes numbers-cut  # 3-6-digit numbers photographed, cut at the ink or near it (/v1/read)
     mnist-probes colour       # ink as bright as its paper but of another colour
     mnist-probes flat         # noise on one flat colour: every picture must be refused
+    mnist-probes fonts        # digits and 4-digit numbers in Debian's handwriting fonts (train/handfonts.py)
     mnist-probes family NAME  # one upload-like family (the card's pictures), e.g. ruled
     mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
 
@@ -36,7 +37,7 @@ from service.core import framing
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from service.settings import default_card
-from train import ablations, figures, hands, mnist, numbers, uploadlike
+from train import ablations, figures, handfonts, hands, mnist, numbers, uploadlike
 
 log = logging.getLogger("probes")
 
@@ -134,7 +135,9 @@ def read(model: OnnxModel, pictures: Iterator[Picture]) -> tuple[int, int, int]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat", "family", "numbers"))
+    parser.add_argument(
+        "probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat", "fonts", "family", "numbers")
+    )
     parser.add_argument("name", nargs="?", help="family: an upload-like family; numbers: a numbers set")
     parser.add_argument("--without", choices=sorted(ablations.STEPS), help="a preprocessing step switched off")
     parser.add_argument("--data", type=str, default=None, help="MNIST IDX directory")
@@ -176,6 +179,8 @@ def _run(probe: str, name: str | None, test: mnist.Split, model: OnnxModel) -> N
                     right = sum(figures.read_number(model, data, whole) == text for data, text in pictures)
                     pen = "bold marker" if bold else "pen"
                     log.info("numbers, %s, %d px high, margin %d: %d of 40 read", pen, height, margin, right)
+    if probe == "fonts":
+        _fonts(model)
     if probe == "family":
         files = uploadlike.generate(test, families=(str(name),))
         runs[f"family {name}"] = lambda: iter([(data, label) for _, data, label in files])
@@ -191,6 +196,27 @@ def _run(probe: str, name: str | None, test: mnist.Split, model: OnnxModel) -> N
     for label, make in runs.items():
         right, refused, total = read(model, make())
         log.info("%s: %d of %d right (%d refused)", label, right, total, refused)
+
+
+def _fonts(model: OnnxModel) -> None:
+    """Digits (3 of each in each face) and 4-digit numbers (8 a face, half of them touching) in
+    the handwriting fonts, by face and in all."""
+    pictures = list(handfonts.digits(3))
+    answers, _ = figures._answers(model, [data for data, _, _ in pictures])
+    right = answers == np.array([d for _, d, _ in pictures])
+    names = [name for _, _, name in pictures]
+    whole = figures._group_model()
+    read: dict[str, list[bool]] = {}
+    for data, text, kind, name in handfonts.number_pictures(8):
+        ok = figures.read_number(model, data, whole) == text
+        read.setdefault(name, []).append(ok)
+        read.setdefault(kind, []).append(ok)
+    for name in sorted(set(names)):
+        mine = right[[n == name for n in names]]
+        log.info("fonts, %s: digits %d of %d, numbers %d of %d", name, mine.sum(), mine.size, sum(read[name]), 8)
+    for kind in numbers.KINDS:
+        log.info("fonts, 4-digit numbers %s: %d of %d read", kind, sum(read[kind]), len(read[kind]))
+    log.info("fonts, digits: %d of %d right", right.sum(), right.size)
 
 
 if __name__ == "__main__":

@@ -61,3 +61,18 @@ def test_every_step_names_a_function_the_service_has() -> None:
 
     for module, name, _, _ in ablations.STEPS.values():
         assert callable(getattr(module, name)), name
+
+
+def test_digits_and_numbers_in_other_hands_read(digit_model: OnnxModel) -> None:
+    """Debian's handwriting fonts (22 faces, scripts/setup-system installs them): every digit of
+    every face once, clean or photographed, and two 4-digit numbers a face (one separated, drawn
+    with a mouse; one touching, photographed) — digits from writers MNIST never had."""
+    from train import figures, handfonts
+
+    pictures = list(handfonts.digits(1))
+    assert len({name for _, _, name in pictures}) == 22
+    answers, _ = figures._answers(digit_model, [data for data, _, _ in pictures])
+    assert int(np.sum(answers == np.array([d for _, d, _ in pictures]))) >= 214  # 219 of 220 measured
+    whole = figures._group_model()
+    read = [figures.read_number(digit_model, data, whole) == text for data, text, _, _ in handfonts.number_pictures(2)]
+    assert len(read) == 44 and sum(read) >= 40  # 43 measured
