@@ -16,7 +16,8 @@ Real uploads come in families, and each family below is one way people send digi
 - boxed: photos of a digit written in a printed box (a form's field), with more or less of the
   form around it;
 - comb: photos of a digit written in one cell of a comb of boxes (a postcode's field), the comb whole;
-- cut: a digit cut at its ink (a crop made by hand, a dataset's cut-out), photographed or on a screen.
+- cut: a digit cut at its ink (a crop made by hand, a dataset's cut-out), photographed or on a screen;
+- far: a digit small in a large picture (a drawing app's whole screen, a phone photo of a page).
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -265,6 +266,24 @@ def _cut(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return buf.getvalue(), "png"
 
 
+def _far(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A digit small in a large picture: half drawn on a drawing app's screen (1280-2560 px wide,
+    saved whole as a PNG), half a phone photo of a page (1600-2400 px, JPEG or PNG); the digit's
+    28-px frame 40-160 px, anywhere."""
+    width = int(rng.integers(1280, 2561)) if rng.random() < 0.5 else -int(rng.integers(1600, 2401))
+    screen, width = width > 0, abs(width)
+    height = int(width * rng.uniform(0.56, 0.75))
+    size = int(rng.integers(40, 161))
+    drawn = bicubic(digit, size, rng).rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC)
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(drawn, (int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))))
+    if not screen:
+        return photograph(mask, rng, max_blur=2.0)
+    buf = io.BytesIO()
+    Image.fromarray(255 - np.asarray(mask), mode="L").save(buf, format="PNG")
+    return buf.getvalue(), "png"
+
+
 def _ruled(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, ruled=True)
 
@@ -381,6 +400,7 @@ FAMILIES = (
     Family("boxed", 200, _boxed),
     Family("comb", 200, _comb),
     Family("cut", 200, _cut),
+    Family("far", 200, _far),
 )
 
 

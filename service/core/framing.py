@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import boxes, levels, lines, paper, pieces, polarity
+from service.core import boxes, closer, levels, lines, paper, pieces, polarity
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -261,7 +261,16 @@ def prepare_image(decoded: Decoded) -> Prepared:
     if ink.mnist_framed:
         pixels = np.asarray(np.round(ink.values * 255.0), dtype=np.uint8)
     else:
-        pixels = frame(without_printing(ink.values))
+        found = without_printing(ink.values)
+        # A small digit in a large picture: its ink again, from closer up. Not where a box or
+        # ruled lines were taken out: a cut around the digit keeps pieces of them, and loses
+        # what told them apart (the comb family: 3 of 21 such frames read worse).
+        near = closer.region(found, decoded.image.size) if found is ink.values else None
+        if near is not None:
+            cut = decoded.image.crop(near)
+            ink, _ = ink_of(Decoded(cut, decoded.format, cut.width, cut.height))
+            found = without_printing(ink.values)
+        pixels = frame(found)
     return Prepared(
         pixels=pixels,
         width=decoded.width,
