@@ -20,6 +20,11 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
 # Long side the analysis works at (framing.py): JPEGs are decoded at the smallest DCT scale
 # that still gives at least this.
 WORK_SIDE = 256
+# A JPEG this large on its longer side is decoded with at least DETAIL_SIDE px on it, not just the
+# working size: a digit a few percent of a phone photo's height is looked at closer up from
+# those (framing, closer.py).
+LARGE = 1500
+DETAIL_SIDE = 700
 # Pictures at most this big on each side are prepared right on the event loop (~0.2 ms).
 SMALL_SIDE = 128
 # What Pillow's parsers raise on malformed input (untrusted bytes: each plugin has its own ways;
@@ -156,7 +161,8 @@ def open_image(data: bytes, limits: Limits, work_side: int = WORK_SIDE) -> Opene
     fmt = img.format or ""
     if isinstance(img, ImageFile.ImageFile) and fmt == "JPEG":
         # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: large photos cost little.
-        scale = work_side / max(width, height)
+        side = max(work_side, DETAIL_SIDE) if max(width, height) >= LARGE else work_side
+        scale = side / max(width, height)
         try:
             img.draft(img.mode, (max(1, int(width * scale)), max(1, int(height * scale))))
         except PARSE_ERRORS as exc:

@@ -23,6 +23,11 @@ BOX = 20
 CENTRE = 14.0
 # Ink stands at least this many standard deviations of the paper's noise above the paper.
 NOISE_SIGMAS = 4.0
+# The paper's noise is never taken as under one 8-bit grey level: a large photo shrunk to the
+# working size averages its grain away, over half its paper came out one level and the noise 0,
+# and the paper's last level above it passed for ink (a small digit in a 12-MP photo refused as
+# "too little contrast").
+LEVEL_STEP = 1.0 / 255.0
 # Ink found only along a refused picture's colour axis covers at least this share of it (a 1-px
 # line across a 600-px canvas: 0.3 %).
 MIN_OTHER_INK = 0.001
@@ -161,6 +166,7 @@ def _ramp(sample: np.ndarray, split: float, paper: float) -> tuple[float, float]
     # ink, 32 px high: 32 of 40 read, 36 with a margin; now 36 either way).
     below = paper - sample[sample <= paper]
     (spread,) = levels.quantiles(below, (0.5,))
+    spread = max(spread, LEVEL_STEP)
     threshold = max(split, paper + NOISE_SIGMAS * 1.4826 * spread)
     back = sample[sample <= threshold]
     fore = sample[sample > threshold]
