@@ -15,9 +15,10 @@ ruled --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path
 of `/v1/predict` (numbers: `figures.read_number`, the path of `/v1/read`). To measure an earlier
-commit the same way, copy this file into its checkout and run it there: `git worktree add
-/tmp/old <commit> && cp train/probes.py /tmp/old/train/ && (cd /tmp/old &&
-<this checkout>/.venv/bin/python -m train.probes cut)`.
+commit the same way, copy this file and the two it imports into its checkout and run it there:
+`git worktree add /tmp/old <commit> && cp train/{probes,ablations,handfonts}.py /tmp/old/train/ &&
+(cd /tmp/old && <this checkout>/.venv/bin/python -m train.probes cut)` (`family`, `numbers` and
+`--without` need that commit's train/ to have the family, set or step).
 """
 
 from __future__ import annotations
