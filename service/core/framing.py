@@ -7,6 +7,7 @@ every respect, so each step below undoes one difference.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -274,8 +275,9 @@ def prepare_image(decoded: Decoded) -> Prepared:
         near = closer.region(found, decoded.image.size) if found is ink.values else None
         if near is not None:
             cut = decoded.image.crop(near)
-            ink, _ = ink_of(Decoded(cut, decoded.format, cut.width, cut.height))
-            found = without_printing(ink.values)
+            with contextlib.suppress(BlankImage):  # none there after all: what was found stands
+                ink, _ = ink_of(Decoded(cut, decoded.format, cut.width, cut.height))
+                found = without_printing(ink.values)
         pixels = frame(found)
     return Prepared(
         pixels=pixels,

@@ -13,9 +13,11 @@ stroke lying right along the line goes with it (a 2's base on the baseline: "202
 `across` takes out first the lines that cross the whole picture, for one digit as for a number
 (framing.py and reading.py): the lines of lined or squared paper, a margin, horizontal or vertical.
 One digit on its own is never LONG times as wide as tall, so a line is known instead by running
-edge to edge and on past the digits' ink on both sides, and by being thinner than their strokes
-(on photos of single digits on ruled paper, 111 of 300 read right before, 281 after; a tightly
-cropped digit, whose 7's bar or 1's stem spans its picture, keeps it: none of 1,502 changed).
+edge to edge and on past the digits' ink on both sides, and by being thinner than their strokes;
+or, on squared paper, by being one of a lattice (LATTICE). The upload-like `ruled` family reads
+130 of 300 without `across`, 292 with it (`mnist-probes family ruled [--without lines]`); a
+digit cut at its ink, whose 7's bar or 1's stem spans its picture, keeps it (MNIST test digits cut
+so: 980 of 1,000 read with it, 981 without).
 """
 
 from __future__ import annotations

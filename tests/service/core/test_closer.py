@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from service.core import closer, decode, framing
@@ -84,3 +85,19 @@ def test_only_large_jpegs_are_decoded_in_more_detail() -> None:
         buf = io.BytesIO()
         Image.new("RGB", (side, side * 3 // 4), (200, 200, 200)).save(buf, format="JPEG")
         assert decode.decode(buf.getvalue()).image.width == decoded, side
+
+
+def test_a_closer_look_that_finds_nothing_leaves_what_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = png(_on_a_screen(4, 43))
+    served = framing.ink_of
+    looks: list[tuple[int, int]] = []
+
+    def far_only(decoded: decode.Decoded, side: int = decode.WORK_SIDE) -> tuple[framing.Ink, float]:
+        looks.append(decoded.image.size)
+        if len(looks) > 1:
+            raise framing.BlankImage("nothing here")
+        return served(decoded, side)
+
+    monkeypatch.setattr(framing, "ink_of", far_only)
+    assert framing.prepare(data).pixels.max() > 0  # framed from the working size's ink, not refused
+    assert looks[0] == (1920, 1080) and max(looks[1]) < 200  # and the closer look was tried
