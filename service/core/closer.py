@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.core import levels
+
 # The ink's longer side at the working size under which the digit is looked at closer.
 CLOSE_BELOW = 24
 # The decoded picture has at least this many times the working size's pixels along a side (a
@@ -26,13 +28,6 @@ TRIM = 0.003
 Region = tuple[int, int, int, int]  # left, top, right, bottom in the decoded picture's pixels
 
 
-def _bounds(profile: np.ndarray) -> tuple[int, int]:
-    cum = np.cumsum(profile)
-    lo = int(np.searchsorted(cum, cum[-1] * TRIM, side="right"))
-    hi = int(np.searchsorted(cum, cum[-1] * (1.0 - TRIM), side="left"))
-    return lo, max(hi, lo)
-
-
 def region(ink: np.ndarray, size: tuple[int, int]) -> Region | None:
     """Where to look closer in a decoded picture of `size` (width, height) whose ink at the
     working size is `ink` ([0, 1], ink bright); None when the ink is large enough there, or the
@@ -40,8 +35,8 @@ def region(ink: np.ndarray, size: tuple[int, int]) -> Region | None:
     factor = size[0] / ink.shape[1]
     if factor < MORE_DETAIL or float(ink.sum()) <= 0.0:
         return None
-    top, bottom = _bounds(ink.sum(axis=1))
-    left, right = _bounds(ink.sum(axis=0))
+    top, bottom = levels.mass_bounds(ink.sum(axis=1), TRIM)
+    left, right = levels.mass_bounds(ink.sum(axis=0), TRIM)
     side = max(bottom - top, right - left) + 1
     if side >= CLOSE_BELOW:
         return None

@@ -90,14 +90,6 @@ def _shrink(img: Image.Image, side: int = WORK_SIDE) -> Image.Image:
     return img.resize(size, Image.Resampling.BOX)
 
 
-def _mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
-    cum = np.cumsum(profile)
-    total = cum[-1]
-    lo = int(np.searchsorted(cum, total * trim, side="right"))
-    hi = int(np.searchsorted(cum, total * (1.0 - trim), side="left"))
-    return lo, max(hi, lo)
-
-
 def _is_mnist_framed(ink: np.ndarray, background: float) -> bool:
     """A 28x28 picture already framed like MNIST (dark, clean background, centred digit)."""
     if ink.shape != (FRAME, FRAME) or background > 0.05:
@@ -189,8 +181,8 @@ def frame(ink: np.ndarray, shape: tuple[int, int] = (FRAME, FRAME), box: tuple[i
     ink = without_specks(ink)
     # Trim a sliver of the ink mass from each side: stray specks far from the digit do not
     # stretch the box, while the digit's own strokes keep it.
-    top, bottom = _mass_bounds(ink.sum(axis=1), 0.003)
-    left, right = _mass_bounds(ink.sum(axis=0), 0.003)
+    top, bottom = levels.mass_bounds(ink.sum(axis=1), 0.003)
+    left, right = levels.mass_bounds(ink.sum(axis=0), 0.003)
     crop = ink[top : bottom + 1, left : right + 1]
     if crop.size == 0 or float(crop.max()) <= 0.0:
         raise BlankImage("the picture has no visible ink")

@@ -101,3 +101,13 @@ def colour_axis(rgb: np.ndarray) -> np.ndarray | None:
         return None
     # Two colours can lie up to sqrt(3) apart: beyond 1 the scale shrinks, below it stays absolute.
     return np.asarray(((along - lo) / max(1.0, hi - lo)).reshape(rgb.shape[:2]), dtype=np.float32)
+
+
+def mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
+    """The first and last index of a profile (ink summed along rows or columns) once `trim` of its
+    mass is left off each end: a speck far from the digit does not stretch its box."""
+    cum = np.cumsum(profile)
+    total = cum[-1]
+    lo = int(np.searchsorted(cum, total * trim, side="right"))
+    hi = int(np.searchsorted(cum, total * (1.0 - trim), side="left"))
+    return lo, max(hi, lo)
