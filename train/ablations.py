@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from service.core import boxes, closer, lines, paper, skew
+from service.core import boxes, closer, lines, paper, shade, skew
 
 
 def _ink(ink: Any, *_: Any) -> Any:
@@ -35,6 +35,7 @@ STEPS: dict[str, tuple[ModuleType, str, Callable[..., Any], str]] = {
         "numbers: lines far longer than the digits are tall (a baseline, a line struck through)",
     ),
     "desk": (paper, "on_sheet", _ink, "the desk around a sheet photographed lying on it"),
+    "shadow": (shade, "relit", lambda grey: None, "a shadow with an edge across the page"),
     "boxes": (boxes, "inside", _ink, "a printed box or a comb of boxes around the writing"),
     "cut-comb": (boxes, "_cut_comb", _ink, "a comb of boxes cut off at both sides"),
     "closer": (closer, "region", lambda ink, size: None, "a digit small in a large picture looked at closer up"),

@@ -10,7 +10,7 @@
     mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
 
 `--without STEP` switches one step of the preprocessing off (train/ablations.py: lines,
-long-lines, desk, boxes, cut-comb, closer, tilt, slant) to measure what it does: `mnist-probes family
+long-lines, desk, shadow, boxes, cut-comb, closer, tilt, slant) to measure what it does: `mnist-probes family
 ruled --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path

@@ -17,7 +17,9 @@ Real uploads come in families, and each family below is one way people send digi
   form around it;
 - comb: photos of a digit written in one cell of a comb of boxes (a postcode's field), the comb whole;
 - cut: a digit cut at its ink (a crop made by hand, a dataset's cut-out), photographed or on a screen;
-- far: a digit small in a large picture (a drawing app's whole screen, a phone photo of a page).
+- far: a digit small in a large picture (a drawing app's whole screen, a phone photo of a page);
+- shadow: photos with a shadow across the page (a phone or a hand between the lamp and the sheet),
+  its edge crossing the picture, the digit in the light, in the shade or across the edge.
 Each file is named `<digit>_<family>_<index>.<ext>` so the evaluation command reads its label and
 family from the name. Nothing here is committed: the same seed always gives the same files.
 """
@@ -92,10 +94,12 @@ def render(
     edge: bool = False,
     max_blur: float = 6.0,
     ruled: bool = False,
+    shadow: bool = False,
 ) -> tuple[bytes, str]:
     """One MNIST frame (uint8 28x28, white on black) -> an encoded photo-like picture.
     edge: the digit's ink touches one or two sides of the picture. max_blur: the camera's blur
-    (a Gaussian's sigma in pixels) at most. ruled: on ruled paper (`rule_paper`)."""
+    (a Gaussian's sigma in pixels) at most. ruled: on ruled paper (`rule_paper`). shadow: a shadow
+    falls across the page (`shadow_light`)."""
     canvas = int(rng.integers(64, 801))
     # The digit's 28-px frame covers 35-90 % of the shorter canvas side.
     frame_px = max(28, int(canvas * rng.uniform(0.35, 0.9)))
@@ -118,7 +122,7 @@ def render(
     mask.paste(drawn, (x, y))
     if ruled:
         mask = rule_paper(mask, frame_px * 20 / 28, rng)  # the digit is 20 px of its 28-px frame
-    return photograph(mask, rng, max_blur)
+    return photograph(mask, rng, max_blur, shadow)
 
 
 PAPERS = ("lined", "squared", "margin")
@@ -147,8 +151,27 @@ def rule_paper(mask: Image.Image, digit_px: float, rng: np.random.Generator, sty
     return ImageChops.lighter(mask, paper)
 
 
-def photograph(mask: Image.Image, rng: np.random.Generator, max_blur: float = 6.0) -> tuple[bytes, str]:
-    """Ink (an L mask, 255 = ink) -> a photo or scan of it on paper, encoded as PNG or JPEG."""
+def shadow_light(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """The light left by a shadow with an edge (a phone or a hand between the lamp and the page):
+    30-70 % of the light in a half of the page cut by a line through its middle part, or in a
+    wedge of two such halves; the edge as soft as 0.2-2 % of the page."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    inside = np.ones((height, width), bool)
+    for _ in range(1 if rng.random() < 0.5 else 2):
+        angle = rng.uniform(0, 2 * np.pi)
+        at = rng.uniform(0.25, 0.75, 2) * (width, height)
+        inside &= np.cos(angle) * (xs - at[0]) + np.sin(angle) * (ys - at[1]) > 0
+    from scipy import ndimage
+
+    dim = np.where(inside, np.float32(rng.uniform(0.3, 0.7)), np.float32(1.0))
+    return np.asarray(ndimage.gaussian_filter(dim, rng.uniform(0.002, 0.02) * width), dtype=np.float32)
+
+
+def photograph(
+    mask: Image.Image, rng: np.random.Generator, max_blur: float = 6.0, shaded: bool = False
+) -> tuple[bytes, str]:
+    """Ink (an L mask, 255 = ink) -> a photo or scan of it on paper, encoded as PNG or JPEG;
+    `shaded`: with a shadow across it (`shadow_light`)."""
     width, height = mask.size
     canvas = width
     blur = min(rng.uniform(0.0, 1.5) * canvas / 200, max_blur)
@@ -165,13 +188,15 @@ def photograph(mask: Image.Image, rng: np.random.Generator, max_blur: float = 6.
     angle = rng.uniform(0, 2 * np.pi)
     ramp = np.cos(angle) * xs / width + np.sin(angle) * ys / height
     light = 1.0 - rng.uniform(0.0, 0.3) * (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    if shaded:
+        light = light * shadow_light(width, height, rng)
     grain = rng.normal(0.0, rng.uniform(1.0, 10.0), size=(height, width, 1)).astype(np.float32)
     rgb = (paper * (1 - alpha) + pen * alpha) * light[..., None] + grain
     rgb8 = np.clip(rgb, 0, 255).astype(np.uint8)
 
     buf = io.BytesIO()
     kind = rng.random()
-    if kind < 0.15:
+    if kind < 0.15 and not shaded:
         # A dark digit on a transparent background, as drawing apps export it.
         rgba = np.dstack([np.broadcast_to(pen.astype(np.uint8), rgb8.shape), (alpha[..., 0] * 255).astype(np.uint8)])
         Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG")
@@ -288,6 +313,10 @@ def _ruled(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return render(digit, rng, ruled=True)
 
 
+def _shadow(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    return render(digit, rng, shadow=True)
+
+
 def _desk(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     """A photo of the sheet lying on a darker desk, which shows at one to four sides."""
     data, _ = render(digit, rng)
@@ -401,6 +430,7 @@ FAMILIES = (
     Family("comb", 200, _comb),
     Family("cut", 200, _cut),
     Family("far", 200, _far),
+    Family("shadow", 200, _shadow),
 )
 
 

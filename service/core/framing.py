@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import boxes, closer, levels, lines, paper, pieces, polarity
+from service.core import boxes, closer, levels, lines, paper, pieces, polarity, shade
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -216,6 +216,8 @@ def ink_of(decoded: Decoded, side: int = WORK_SIDE) -> tuple[Ink, float]:
     grey = to_grey(work, background=255)
     if min(grey.shape) >= paper.MIN_SIDE:  # a desk around the sheet is no ink
         grey = paper.on_sheet(grey, levels.otsu(levels.sample(grey)))
+    lit = shade.relit(grey)  # a shadow across the page is no ink either
+    grey = grey if lit is None else lit
     try:
         ink = normalise(grey)
     except BlankImage as refused:

@@ -60,6 +60,11 @@ def dilate(ink: np.ndarray, radius: int) -> np.ndarray:
     return _slide(ink, radius, np.maximum)
 
 
+def erode(ink: np.ndarray, radius: int) -> np.ndarray:
+    """Grey erosion by a (2r+1)-square: every pixel takes the darkest of its neighbourhood."""
+    return _slide(ink, radius, np.minimum)
+
+
 def even_strokes(crop: np.ndarray, side: int | None = None) -> np.ndarray:
     """Bring the strokes to MNIST's width as they will be once `side` (default: the longer side)
     is BOX px: a 1-px mouse line on a 600-px canvas would be a twentieth of a pixel there, a

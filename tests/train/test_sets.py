@@ -64,6 +64,16 @@ def test_the_cut_family_is_cut_at_the_ink(mnist_test: mnist.Split) -> None:
     assert min(margins(data)[0] for _, data, _ in uploadlike.generate(mnist_test, 15)) > 0.2
 
 
+def test_the_shadow_family_has_a_shade_and_a_lit_paper_each_reaching_the_border(mnist_test: mnist.Split) -> None:
+    """Every picture's paper lies in two levels, a shade 30-70 % of the lit paper, both along the
+    picture's border (the photo family's smooth light falls by 30 % at most)."""
+    for _, data, _ in uploadlike.generate(mnist_test, 100, families=("shadow",)):
+        grey = framing.to_grey(Image.open(io.BytesIO(data)))
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        dim, bright = np.quantile(border, (0.05, 0.95))
+        assert dim < 0.8 * bright, (dim, bright)
+
+
 def test_a_desk_shows_along_a_side_of_every_desk_photo(mnist_test: mnist.Split) -> None:
     """The sheet lies over the picture's centre (it is at least 2/3 of each side; the digit may
     too: its paper is the brightest there); the desk, darker, shows all along one side at least."""
