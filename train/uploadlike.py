@@ -155,14 +155,14 @@ def shadow_light(width: int, height: int, rng: np.random.Generator) -> np.ndarra
     """The light left by a shadow with an edge (a phone or a hand between the lamp and the page):
     30-70 % of the light in a half of the page cut by a line through its middle part, or in a
     wedge of two such halves; the edge as soft as 0.2-2 % of the page."""
+    from scipy import ndimage
+
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     inside = np.ones((height, width), bool)
     for _ in range(1 if rng.random() < 0.5 else 2):
         angle = rng.uniform(0, 2 * np.pi)
         at = rng.uniform(0.25, 0.75, 2) * (width, height)
         inside &= np.cos(angle) * (xs - at[0]) + np.sin(angle) * (ys - at[1]) > 0
-    from scipy import ndimage
-
     dim = np.where(inside, np.float32(rng.uniform(0.3, 0.7)), np.float32(1.0))
     return np.asarray(ndimage.gaussian_filter(dim, rng.uniform(0.002, 0.02) * width), dtype=np.float32)
 

@@ -103,6 +103,11 @@ def colour_axis(rgb: np.ndarray) -> np.ndarray | None:
     return np.asarray(((along - lo) / max(1.0, hi - lo)).reshape(rgb.shape[:2]), dtype=np.float32)
 
 
+def border(values: np.ndarray) -> np.ndarray:
+    """The values along a 2-D array's border, each pixel once."""
+    return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
+
+
 def mass_bounds(profile: np.ndarray, trim: float) -> tuple[int, int]:
     """The first and last index of a profile (ink summed along rows or columns) once `trim` of its
     mass is left off each end: a speck far from the digit does not stretch its box."""

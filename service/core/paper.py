@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.core import strokes
+from service.core import levels, strokes
 
 # Smaller pictures are no photos of a sheet (and a 28x28 upload, the fast path, pays nothing).
 MIN_SIDE = 64
@@ -41,7 +41,7 @@ def on_sheet(grey: np.ndarray, threshold: float) -> np.ndarray:
     """`grey` (0 black .. 1 white) with the desk around the sheet painted the sheet's colour; the
     very same array when the picture shows no desk. `threshold` splits dark from bright (Otsu)."""
     bright = grey > threshold
-    border = np.concatenate([bright[0], bright[-1], bright[1:-1, 0], bright[1:-1, -1]])
+    border = levels.border(bright)
     if border.mean() >= BORDER or np.count_nonzero(bright) < SHEET * grey.size:  # paper all round; no sheet
         return grey
     labels, count = strokes.components(bright)  # a piece at least: a quarter of the picture is bright

@@ -74,7 +74,7 @@ def _dense_ink(grey: np.ndarray, sample: np.ndarray, inverted: bool) -> tuple[bo
     ink_share = 1.0 - share if inverted else share
     if ink_share <= DENSE_INK:
         return inverted, False
-    border = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]]) > split
+    border = levels.border(grey) > split
     lined = float(np.mean(border != inverted))  # the share of the border in the vote's ink
     if lined >= BORDER_PAPER:
         inverted, ink_share = not inverted, 1.0 - ink_share

@@ -56,7 +56,7 @@ def relit(grey: np.ndarray) -> np.ndarray | None:
     """`grey` (0 black .. 1 white) with a shadow's light divided out, or None when it shows none."""
     if min(grey.shape) < MIN_SIDE:
         return None
-    low, high = levels.quantiles(levels.sample(grey), (0.1, 0.9))
+    darkest, low, high = levels.quantiles(levels.sample(grey), (0.005, 0.1, 0.9))
     if high - low <= SPREAD * high:
         return None
     under = light(grey)
@@ -64,14 +64,13 @@ def relit(grey: np.ndarray) -> np.ndarray | None:
     if lit - dark_end < SPAN:
         return None
     shaded = under < (dark_end + lit) / 2
-    border = float(np.concatenate([shaded[0], shaded[-1], shaded[1:-1, 0], shaded[1:-1, -1]]).mean())
+    border = float(levels.border(shaded).mean())
     if border < BORDER or 1.0 - border < LIT_BORDER:
         return None
     if min(_width(shaded), _width(~shaded)) < WIDE * min(grey.shape):
         return None
-    darkest, paper = levels.quantiles(levels.sample(grey), (0.005, 0.9))
     (in_shade,) = levels.quantiles(grey[shaded], (0.5,))
-    if in_shade - darkest < PAPER * (paper - darkest):
+    if in_shade - darkest < PAPER * (high - darkest):
         return None
     return np.asarray(np.clip(grey * lit / np.maximum(under, np.float32(1e-3)), 0.0, 1.0), dtype=np.float32)
 
