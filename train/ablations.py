@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from service.core import boxes, closer, lines, paper, shade, skew
+from service.core import boxes, closer, lines, paper, pieces, shade, skew, strokes
 
 
 def _ink(ink: Any, *_: Any) -> Any:
@@ -35,10 +35,13 @@ STEPS: dict[str, tuple[ModuleType, str, Callable[..., Any], str]] = {
         "numbers: lines far longer than the digits are tall (a baseline, a line struck through)",
     ),
     "desk": (paper, "on_sheet", _ink, "the desk around a sheet photographed lying on it"),
+    "desk-band": (paper, "_band", _ink, "a desk no deeper than along most of its side (a digit touching it)"),
     "shadow": (shade, "relit", lambda grey: None, "a shadow with an edge across the page"),
     "boxes": (boxes, "inside", _ink, "a printed box or a comb of boxes around the writing"),
     "cut-comb": (boxes, "_cut_comb", _ink, "a comb of boxes cut off at both sides"),
     "closer": (closer, "region", lambda ink, size: None, "a digit small in a large picture looked at closer up"),
+    "neighbours": (strokes, "without_neighbours", _ink, "parts of neighbouring digits at the picture's edges"),
+    "underline": (pieces, "without_underline", _ink, "a line drawn apart under a single digit"),
     "tilt": (skew, "tilt", _none, "numbers: a line of writing tilted"),
     "slant": (skew, "slant", _none, "numbers: writing leaning far"),
 }

@@ -6,17 +6,18 @@
     mnist-probes colour       # ink as bright as its paper but of another colour
     mnist-probes flat         # noise on one flat colour: every picture must be refused
     mnist-probes fonts        # digits and 4-digit numbers in Debian's handwriting fonts (train/handfonts.py)
+    mnist-probes crops        # a digit cropped from a page: at a scanner's border, among neighbours, underlined
     mnist-probes family NAME  # one upload-like family (the card's pictures), e.g. ruled
     mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
 
 `--without STEP` switches one step of the preprocessing off (train/ablations.py: lines,
-long-lines, desk, shadow, boxes, cut-comb, closer, tilt, slant) to measure what it does: `mnist-probes family
-ruled --without lines`.
+long-lines, desk, desk-band, shadow, boxes, cut-comb, closer, neighbours, underline, tilt, slant)
+to measure what it does: `mnist-probes family ruled --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path
 of `/v1/predict` (numbers: `figures.read_number`, the path of `/v1/read`). To measure an earlier
-commit the same way, copy this file and the two it imports into its checkout and run it there:
-`git worktree add /tmp/old <commit> && cp train/{probes,ablations,handfonts}.py /tmp/old/train/ &&
+commit the same way, copy this file and the three it imports into its checkout and run it there:
+`git worktree add /tmp/old <commit> && cp train/{probes,ablations,handfonts,crops}.py /tmp/old/train/ &&
 (cd /tmp/old && <this checkout>/.venv/bin/python -m train.probes cut)` (`family`, `numbers` and
 `--without` need that commit's train/ to have the family, set or step).
 """
@@ -38,7 +39,7 @@ from service.core import framing
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from service.settings import default_card
-from train import ablations, figures, handfonts, hands, mnist, numbers, uploadlike
+from train import ablations, crops, figures, handfonts, hands, mnist, numbers, uploadlike
 
 log = logging.getLogger("probes")
 
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat", "fonts", "family", "numbers")
+        "probe", choices=("cut", "photo-cut", "numbers-cut", "colour", "flat", "fonts", "crops", "family", "numbers")
     )
     parser.add_argument("name", nargs="?", help="family: an upload-like family; numbers: a numbers set")
     parser.add_argument("--without", choices=sorted(ablations.STEPS), help="a preprocessing step switched off")
@@ -171,6 +172,10 @@ def _run(probe: str, name: str | None, test: mnist.Split, model: OnnxModel) -> N
         runs["colour pairs as bright"] = functools.partial(colour, test, 300)
     elif probe == "flat":
         runs["noise on a flat colour (right = refused)"] = functools.partial(flat, 400)
+    elif probe == "crops":
+        runs["at a scanner's dark border"] = functools.partial(crops.scanner, test, 300)
+        runs["among its neighbours"] = functools.partial(crops.neighbours, test, 300)
+        runs["underlined"] = functools.partial(crops.underlined, test, 300)
     if probe == "numbers-cut":
         whole = figures._group_model()
         for bold in (False, True):

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from service.core.model import OnnxModel
-from train import mnist, probes
+from train import crops, mnist, probes
 
 
 def test_cut_digits_touch_every_side_and_read(mnist_test: mnist.Split, digit_model: OnnxModel) -> None:
@@ -76,3 +76,27 @@ def test_digits_and_numbers_in_other_hands_read(digit_model: OnnxModel) -> None:
     whole = figures._group_model()
     read = [figures.read_number(digit_model, data, whole) == text for data, text, _, _ in handfonts.number_pictures(2)]
     assert len(read) == 44 and sum(read) >= 40  # 43 measured
+
+
+def test_crops_show_what_they_say_and_read(mnist_test: mnist.Split, digit_model: OnnxModel) -> None:
+    """`mnist-probes crops`: a scan's dark border runs along a whole side; a neighbour's ink reaches
+    the picture's outer tenth, where the digit's frame never is; a line lies under the digit. Each reads (the
+    README's figures: 300, 299 and 253 of 300)."""
+    for data, _ in crops.scanner(mnist_test, 5):
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32)
+        assert min(float(np.median(side)) for side in (grey[0], grey[-1], grey[:, 0], grey[:, -1])) < 80
+    shown = 0
+    for data, _ in crops.neighbours(mnist_test, 10):
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32)
+        outer = np.ones(grey.shape, bool)
+        tenth = grey.shape[0] // 10
+        outer[tenth:-tenth, tenth:-tenth] = False  # the digit's frame is 0.8 of the picture at most
+        shown += int(np.any(grey[outer] < 120))
+    assert shown >= 6  # 7 of 10: a neighbour can show no more than its frame's margin
+    for data, _ in crops.underlined(mnist_test, 5):
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32)
+        dark_rows = np.flatnonzero((grey < 120).mean(axis=1) > 0.2)
+        assert dark_rows.size and dark_rows.max() > 0.65 * grey.shape[0]  # the line, at 0.67-0.92 down
+    for make, least in ((crops.scanner, 39), (crops.neighbours, 39), (crops.underlined, 28)):
+        right, refused, total = probes.read(digit_model, make(mnist_test, 40))
+        assert (total, refused) == (40, 0) and right >= least, make.__name__

@@ -104,3 +104,58 @@ def test_components_agree_with_scipy() -> None:
         # The same partition: each of ours maps to exactly one of scipy's.
         pairs = {(int(a), int(b)) for a, b in zip(labels.ravel(), expected.ravel(), strict=True)}
         assert len(pairs) == n + 1
+
+
+def _among_neighbours(images: np.ndarray, k: int, rng: np.random.Generator) -> bytes:
+    """MNIST test digit k, 130 px, in the middle of a 200-px crop of a page of them: the digits
+    beside it and above it (16-30 px apart) show 20-30 % of themselves at the crop's edges."""
+
+    def scaled(i: int) -> np.ndarray:
+        return np.asarray(Image.fromarray(images[i]).resize((130, 130), Image.Resampling.BICUBIC), np.float32) / 255
+
+    page = np.zeros((200 + 2 * 130, 200 + 2 * 130), np.float32)
+    page[165:295, 165:295] = scaled(k)
+    step = 130 + int(rng.integers(-20, -4))  # MNIST's margins leave ~16-34 px between the digits
+    page[165:295, 165 - step : 295 - step] = np.maximum(page[165:295, 165 - step : 295 - step], scaled(k + 1))
+    page[165 - step : 295 - step, 165:295] = np.maximum(page[165 - step : 295 - step, 165:295], scaled(k + 2))
+    crop = page[130:330, 130:330]
+    grey = 225 * (1 - crop) + 30 * crop + rng.normal(0, 3, crop.shape)
+    return _encode(Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)), "PNG")
+
+
+def test_parts_of_neighbouring_digits_at_the_edges_go(
+    model: object, mnist_test: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digit cropped from a page of them shows parts of the next ones at its edges: they went into
+    the frame. 30 MNIST test digits: measured 29 read, 14 with the step switched off."""
+    images, labels = mnist_test.images, mnist_test.labels  # type: ignore[attr-defined]
+    rng = np.random.default_rng(4)
+    files = [_among_neighbours(images, k, rng) for k in range(400, 460, 2)]
+
+    def read() -> int:
+        frames = np.stack([framing.prepare(f).pixels for f in files])
+        return int((model.predict(frames).argmax(axis=1) == labels[400:460:2]).sum())  # type: ignore[attr-defined]
+
+    assert read() >= 28
+    monkeypatch.setattr(strokes, "without_neighbours", lambda ink: ink)
+    assert read() <= 18
+
+
+def test_a_digit_at_the_edge_and_its_own_pieces_stay() -> None:
+    """Only pieces apart from the digit's, and smaller, go: a digit reaching the edge itself (a
+    tight crop), a 5's hat written apart and touching the edge, a broken stroke near the digit."""
+    tight = np.zeros((60, 40), np.float32)
+    tight[:, 18:22] = 1.0  # a 1 from edge to edge
+    tight[5:8, 30:40] = 1.0  # and a piece at the edge beside it
+    assert strokes.without_neighbours(tight) is tight
+    five = np.zeros((80, 80), np.float32)
+    five[0:4, 30:60] = 1.0  # the hat, at the top edge, 6 px above the body
+    five[10:60, 30:34] = 1.0
+    five[30:60, 30:55] = np.maximum(five[30:60, 30:55], 0.0)
+    five[40:60, 50:54] = 1.0
+    five[56:60, 30:54] = 1.0
+    assert np.array_equal(strokes.without_neighbours(five), five)
+    apart = five.copy()
+    apart[70:80, 0:12] = 1.0  # a neighbour's piece in the corner, 10 px below the digit
+    kept = strokes.without_neighbours(apart)
+    assert np.array_equal(kept, five)
