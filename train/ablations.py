@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from service.core import boxes, closer, lines, paper, pieces, shade, skew, strokes
+from service.core import boxes, closer, lines, paper, pieces, rings, shade, skew, strokes
 
 
 def _ink(ink: Any, *_: Any) -> Any:
@@ -42,6 +42,7 @@ STEPS: dict[str, tuple[ModuleType, str, Callable[..., Any], str]] = {
     "closer": (closer, "region", lambda ink, size: None, "a digit small in a large picture looked at closer up"),
     "neighbours": (strokes, "without_neighbours", _ink, "parts of neighbouring digits at the picture's edges"),
     "underline": (pieces, "without_underline", _ink, "a line drawn apart under a single digit"),
+    "ring": (rings, "without_ring", _ink, "a line drawn round a single digit by hand"),
     "tilt": (skew, "tilt", _none, "numbers: a line of writing tilted"),
     "slant": (skew, "slant", _none, "numbers: writing leaning far"),
 }

@@ -104,3 +104,28 @@ def underlined(test: mnist.Split, n: int) -> Iterator[Picture]:
         ends = [(at + size * rng.uniform(0.05, 0.25), y), (at + size * rng.uniform(0.75, 0.95), y + rng.uniform(-8, 8))]
         ImageDraw.Draw(line).line(ends, fill=255, width=max(2, int(size * 0.08)))
         yield _saved(_page(np.maximum(page, np.asarray(line, np.float32) / 255), rng), rng), int(test.labels[i])
+
+
+def ringed(test: mnist.Split, n: int) -> Iterator[Picture]:
+    """The digit (0.45-0.6 of a 150-400 px picture, in its middle) with a line drawn round it by
+    hand, clear of it: an ellipse (every other picture) or a box of four wobbly strokes, 6-7 % of
+    the digit's frame thick."""
+    for i in range(n):
+        rng = np.random.default_rng([64, i])
+        side = int(rng.integers(150, 400))
+        page, _, size = _centred(test.images[i], side, rng.uniform(0.45, 0.6), rng)
+        line = Image.new("L", (side, side), 0)
+        draw, mid, width = ImageDraw.Draw(line), side / 2, max(2, int(size * rng.uniform(0.06, 0.07)))
+        if i % 2 == 0:
+            ry, rx = size * rng.uniform(0.55, 0.7), size * rng.uniform(0.45, 0.7)
+            draw.ellipse([mid - rx, mid - ry, mid + rx, mid + ry], outline=255, width=width)
+        else:
+            reach = size * rng.uniform(0.5, 0.65)
+            corners = [(mid + cx * reach, mid + cy * reach) for cx, cy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            corners = [(x + rng.normal(0, size * 0.03), y + rng.normal(0, size * 0.03)) for x, y in corners]
+            for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True):
+                t = np.linspace(0, 1, 8)
+                xs = x0 + (x1 - x0) * t + rng.normal(0, size * 0.01, 8)
+                ys = y0 + (y1 - y0) * t + rng.normal(0, size * 0.01, 8)
+                draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=255, width=width)
+        yield _saved(_page(np.maximum(page, np.asarray(line, np.float32) / 255), rng), rng), int(test.labels[i])

@@ -6,12 +6,13 @@
     mnist-probes colour       # ink as bright as its paper but of another colour
     mnist-probes flat         # noise on one flat colour: every picture must be refused
     mnist-probes fonts        # digits and 4-digit numbers in Debian's handwriting fonts (train/handfonts.py)
-    mnist-probes crops        # a digit cropped from a page: at a scanner's border, among neighbours, underlined
+    mnist-probes crops        # a digit cropped from a page: at a scanner's border, among neighbours, underlined, ringed
     mnist-probes family NAME  # one upload-like family (the card's pictures), e.g. ruled
     mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
 
 `--without STEP` switches one step of the preprocessing off (train/ablations.py: lines,
-long-lines, desk, desk-band, shadow, boxes, cut-comb, closer, neighbours, underline, tilt, slant)
+long-lines, desk, desk-band, shadow, boxes, cut-comb, closer, neighbours, underline, ring, tilt,
+slant)
 to measure what it does: `mnist-probes family ruled --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path
@@ -176,6 +177,7 @@ def _run(probe: str, name: str | None, test: mnist.Split, model: OnnxModel) -> N
         runs["at a scanner's dark border"] = functools.partial(crops.scanner, test, 300)
         runs["among its neighbours"] = functools.partial(crops.neighbours, test, 300)
         runs["underlined"] = functools.partial(crops.underlined, test, 300)
+        runs["ringed by hand"] = functools.partial(crops.ringed, test, 300)
     if probe == "numbers-cut":
         whole = figures._group_model()
         for bold in (False, True):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.core import boxes, closer, levels, lines, paper, pieces, polarity, shade, strokes
+from service.core import boxes, closer, levels, lines, paper, pieces, polarity, rings, shade, strokes
 from service.core.decode import WORK_MODES, WORK_SIDE, Decoded, Limits, decode, has_alpha
 from service.core.strokes import even_strokes, without_specks
 from service.errors import ServiceError
@@ -272,7 +272,7 @@ def prepare_image(decoded: Decoded) -> Prepared:
             with contextlib.suppress(BlankImage):  # none there after all: what was found stands
                 ink, _ = ink_of(Decoded(cut, decoded.format, cut.width, cut.height))
                 found = without_printing(ink.values)
-        pixels = frame(pieces.without_underline(strokes.without_neighbours(found)))
+        pixels = frame(pieces.without_underline(rings.without_ring(strokes.without_neighbours(found))))
     return Prepared(
         pixels=pixels,
         width=decoded.width,
