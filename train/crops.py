@@ -108,17 +108,18 @@ def underlined(test: mnist.Split, n: int) -> Iterator[Picture]:
 
 def ringed(test: mnist.Split, n: int) -> Iterator[Picture]:
     """The digit (0.45-0.6 of a 150-400 px picture, in its middle) with a line drawn round it by
-    hand, clear of it: an ellipse (every other picture) or a box of four wobbly strokes, 6-7 % of
-    the digit's frame thick."""
+    hand, clear of it, 6-7 % of the digit's frame thick: in turn an ellipse, an ellipse left open
+    (a gap of 15-40 degrees: a hand's circle seldom meets its start), a box of four wobbly strokes."""
     for i in range(n):
         rng = np.random.default_rng([64, i])
         side = int(rng.integers(150, 400))
         page, _, size = _centred(test.images[i], side, rng.uniform(0.45, 0.6), rng)
         line = Image.new("L", (side, side), 0)
         draw, mid, width = ImageDraw.Draw(line), side / 2, max(2, int(size * rng.uniform(0.06, 0.07)))
-        if i % 2 == 0:
+        if i % 3 < 2:
             ry, rx = size * rng.uniform(0.55, 0.7), size * rng.uniform(0.45, 0.7)
-            draw.ellipse([mid - rx, mid - ry, mid + rx, mid + ry], outline=255, width=width)
+            start, gap = rng.uniform(0, 360), (0 if i % 3 == 0 else rng.uniform(15, 40))
+            draw.arc([mid - rx, mid - ry, mid + rx, mid + ry], start + gap, start + 360, fill=255, width=width)
         else:
             reach = size * rng.uniform(0.5, 0.65)
             corners = [(mid + cx * reach, mid + cy * reach) for cx, cy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]

@@ -53,14 +53,15 @@ def test_a_step_switched_off_is_off_inside_the_block_only(mnist_test: mnist.Spli
             raise RuntimeError
     except RuntimeError:
         pass
-    assert all(getattr(module, name) is not stand_in for module, name, stand_in, _ in ablations.STEPS.values())
+    steps = ablations.STEPS.values()
+    assert all(getattr(ablations.served_module(module), name) is not stand_in for module, name, stand_in, _ in steps)
 
 
 def test_every_step_names_a_function_the_service_has() -> None:
     from train import ablations
 
     for module, name, _, _ in ablations.STEPS.values():
-        assert callable(getattr(module, name)), name
+        assert callable(getattr(ablations.served_module(module), name)), name
 
 
 def test_digits_and_numbers_in_other_hands_read(digit_model: OnnxModel) -> None:

@@ -14,8 +14,8 @@ from train import crops, mnist
 def test_a_digit_circled_or_boxed_by_hand_reads(
     mnist_test: mnist.Split, digit_model: OnnxModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`mnist-probes crops`' ringed digits (an ellipse, or a box of four wobbly strokes): the ring
-    was taken for a stroke, mostly a 0's. The first 40: measured 40 read, 20 with the step off."""
+    """`mnist-probes crops`' ringed digits (an ellipse, closed or left open, or a wobbly box): the ring
+    was taken for a stroke, mostly a 0's. The first 40: measured 40 read, 16 with the step off."""
     files = list(crops.ringed(mnist_test, 40))
 
     def read() -> int:
@@ -24,7 +24,7 @@ def test_a_digit_circled_or_boxed_by_hand_reads(
 
     assert read() >= 38
     monkeypatch.setattr(rings, "without_ring", lambda ink: ink)
-    assert read() <= 26
+    assert read() <= 24
 
 
 def _drawn(shapes: list[tuple[str, tuple[float, float, float, float]]], width: int = 6) -> np.ndarray:
@@ -61,3 +61,13 @@ def test_a_digits_own_loops_and_what_crosses_a_ring_stay(
 ) -> None:
     ink = _drawn(shapes)
     assert rings.without_ring(ink) is ink
+
+
+def test_a_ring_left_open_goes_but_a_digits_curl_cut_at_its_ink_stays() -> None:
+    img = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(img).arc((20, 10, 180, 190), 60, 390, fill=255, width=6)  # a 30-degree gap
+    ImageDraw.Draw(img).line((100, 50, 100, 150), fill=255, width=6)
+    ink = np.asarray(img, np.float32) / 255
+    assert rings.without_ring(ink)[10:30, 90:110].max() == 0.0
+    cut = np.ascontiguousarray(ink[10:191, 17:184])  # the same, cut at the ring: it reaches the edge
+    assert rings.without_ring(cut) is cut
