@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.core import strokes
+from service.core import levels, strokes
 
 # The ring's pixels are at most this fraction of its box (a circle of 1/6 of its radius wide:
 # ~0.26; a 0 drawn bold fills more, and holds nothing anyway).
@@ -62,7 +62,7 @@ def _holds(labels: np.ndarray, ring: int, inner: np.ndarray) -> bool:
     and does not reach the picture's edge around it (4-connected: an 8-connected line closes a
     hole)."""
     outside, _ = strokes.components(labels != ring + 1, connectivity=4)
-    reaching = np.unique(np.concatenate([outside[0], outside[-1], outside[:, 0], outside[:, -1]]))
+    reaching = np.unique(levels.border(outside))
     holes = ~np.isin(outside, reaching) & (labels != ring + 1)
     return bool(np.all(holes[inner]))
 
