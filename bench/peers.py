@@ -92,6 +92,8 @@ def measure_point(system: System, upload: Upload, scenario: str, concurrency: in
     secs = raw["duration_us"] / 1e6
     rss, worker_rss = tree_rss_mb(system.pid)
     note = f"machine busy {100 * (busy1 - busy0) / max(all1 - all0, 1e-9):.0f} %"
+    if requests >= spec.max_requests - 2:  # wrk splits the cap between its threads
+        note += f"; stopped at the cap of {spec.max_requests} requests (req/s understated)"
     if system.node:
         note += f"; with the node's CPU {(cpu + node_cpu) / requests * 1e6:.0f} us/req"
     result = Result(

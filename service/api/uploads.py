@@ -131,9 +131,22 @@ MAX_PART_HEADERS = 8
 
 
 def disposition_filename(header: bytes) -> str | None:
-    """The file name of a part's Content-Disposition, None for a part that is no file: RFC
-    5987/2231 `filename*` first (decoded by the standard library's email package; it comes back as
-    a (charset, language, text) triple), else `filename` (browsers send UTF-8 there)."""
+    """The file name of a part's Content-Disposition, None for a part that is no file."""
+    plain = b"*" not in header and b"\\" not in header and b'""' not in header and header.count(b"filename") <= 1
+    if plain and header.isascii():
+        # What browsers and HTTP libraries send (no extended name, escapes, doubled quotes or
+        # second name): python-multipart's parser reads it as the email package does
+        # (tests/service/api/test_uploads.py), in ~2 us against ~20 of a 28x28 upload's ~400.
+        _, options = parse_options_header(header)
+        name = options.get(b"filename")
+        return None if name is None else _form_unescaped(name.decode("ascii"))
+    return email_filename(header)
+
+
+def email_filename(header: bytes) -> str | None:
+    """The file name of a Content-Disposition as the standard library's email package reads it:
+    RFC 5987/2231 `filename*` first (it comes back as a (charset, language, text) triple), else
+    `filename` (browsers send UTF-8 there)."""
     msg = email.message.Message()
     msg["content-disposition"] = header.decode("utf-8", errors="replace")
     names = [value for key, value in msg.get_params(header="content-disposition") or [] if key == "filename"]
@@ -142,9 +155,12 @@ def disposition_filename(header: bytes) -> str | None:
     extended = [v for v in names if isinstance(v, tuple)]
     if extended:
         return email.utils.collapse_rfc2231_value(extended[0])
-    # The HTML form encoding escapes exactly these three in a file name (and not "%" itself).
-    plain = email.utils.collapse_rfc2231_value(names[0])
-    return plain.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
+    return _form_unescaped(email.utils.collapse_rfc2231_value(names[0]))
+
+
+def _form_unescaped(name: str) -> str:
+    """The HTML form encoding escapes exactly these three in a file name (and not "%" itself)."""
+    return name.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
 
 
 class _Parts:

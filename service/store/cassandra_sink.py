@@ -14,7 +14,7 @@ from cassandra.cluster import Cluster, Session
 from cassandra.policies import HostStateListener
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from service.core.futures import settle
+from service.core.futures import in_slices, settle
 from service.errors import StoreUnavailable
 from service.store.cassandra_schema import DRIVER_ERRORS, one_line
 from service.store.durability import Durability
@@ -168,8 +168,7 @@ class CassandraSink:
                 await _await(self.session.execute_async(self._ps.insert_day, (day,)))
                 self._known_days.add(day)
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-            for r in rows:
-                batch.add(self._ps.insert, (day, *to_values(r, CODEC)))
+            await in_slices(lambda r: batch.add(self._ps.insert, (day, *to_values(r, CODEC))), rows)
             batch.is_idempotent = True
             await _await(self.session.execute_async(batch))
 

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+from service.core.futures import in_slices
 from service.store.record import PredictionRecord
 from service.store.sqlite import SqliteFile
 from service.store.sqlite_schema import record_of
@@ -47,7 +48,7 @@ class Outbox(SqliteFile):
         `lease_s` seconds. A worker that dies mid-drain simply lets its lease run out."""
         now = time.time()
         rows = await self.call(self.sql["claim"], (now + lease_s, now, limit))
-        return sorted((record_of(r) for r in rows), key=lambda r: r.id.time)
+        return sorted(await in_slices(record_of, rows), key=lambda r: r.id.time)
 
     async def release(self, ids: list[uuid.UUID]) -> None:
         """Give claimed records back (the write failed): the next attempt may take them at once."""
