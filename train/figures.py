@@ -53,6 +53,7 @@ NUMBER_SETS = {
     "ruled": numbers.generate_ruled,
     "squared": numbers.generate_squared,
     "boxed": numbers.generate_boxed,
+    "ringed": numbers.generate_ringed,
     "marks": numbers.generate_separators,
     "tilted": numbers.generate_tilted,
     "slanted": numbers.generate_slanted,
@@ -205,6 +206,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_on_squared_paper": table["squared"]["all"],
         # Photographed in a printed box or one digit a cell of a comb (train.numbers.generate_boxed).
         "string_accuracy_in_a_box": table["boxed"],
+        # Photographed with a line drawn round them by hand (train.numbers.generate_ringed).
+        "string_accuracy_ringed": table["ringed"]["all"],
         # Photographed with a decimal point, thousands commas or a dash between the digits
         # (train.numbers.generate_separators), read as the digits alone.
         "string_accuracy_with_separators": table["marks"],
@@ -237,6 +240,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers on ruled lines: %s", name, figures["numbers"].get("string_accuracy_on_ruled_lines"))
     log.info("%s numbers on squared paper: %s", name, figures["numbers"].get("string_accuracy_on_squared_paper"))
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
+    log.info("%s numbers ringed: %s", name, figures["numbers"].get("string_accuracy_ringed"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
     log.info("%s numbers slanted: %s", name, figures["numbers"].get("string_accuracy_slanted"))

@@ -194,6 +194,8 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
     )
     if paper == "boxed":
         return uploadlike.photograph(uploadlike.in_box(drawn, rng), rng, max_blur=2.0)
+    if paper == "ringed":
+        return uploadlike.photograph(ringed(drawn, rng), rng, max_blur=2.0)
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
@@ -208,6 +210,22 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
 
 
 RULED = ("baseline", "lined", "strike")
+
+
+def ringed(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The number with a line drawn round it by hand, clear of it (an answer circled on a worksheet):
+    an ellipse 6-7 % of the number's height thick, closed or, half the time, left open by 15-40
+    degrees (a hand's circle seldom meets its start)."""
+    rx, ry = drawn.width * rng.uniform(0.65, 0.75), drawn.height * rng.uniform(0.8, 1.0)
+    width = max(2, int(drawn.height * rng.uniform(0.06, 0.07)))
+    margin = width + int(drawn.height * rng.uniform(0.1, 0.5))
+    size = (int(2 * rx) + 2 * margin, int(2 * ry) + 2 * margin)
+    mask = Image.new("L", size, 0)
+    mask.paste(drawn, ((size[0] - drawn.width) // 2, (size[1] - drawn.height) // 2))
+    start, gap = rng.uniform(0, 360), (0.0 if rng.random() < 0.5 else rng.uniform(15, 40))
+    box = [size[0] / 2 - rx, size[1] / 2 - ry, size[0] / 2 + rx, size[1] / 2 + ry]
+    ImageDraw.Draw(mask).arc(box, start + gap, start + 360, fill=255, width=width)
+    return mask
 
 
 def _generate(
@@ -244,7 +262,7 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                paper = family if family in (*RULED, "boxed", "squared") else None
+                paper = family if family in (*RULED, "boxed", "squared", "ringed") else None
                 photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
@@ -273,6 +291,11 @@ def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
     """Photographed numbers written in a printed box (a form's field), and, in turn, one digit a
     cell of a comb of boxes (a postcode's field; `family` says which): a set of its own."""
     return _generate(split, per_cell, (seed, 2), lambda _, n: ("boxed", "comb")[n % 2])
+
+
+def generate_ringed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers with a line drawn round them by hand (`ringed`): a set of its own."""
+    return _generate(split, per_cell, (seed, 8), lambda _, n: "ringed")
 
 
 def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, lines, pieces, skew, strokes
+from service.core import framing, groups, lines, pieces, rings, skew, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -247,7 +247,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
     found, scale = framing.ink_of(decoded, READ_SIDE)
-    ink = strokes.without_specks(framing.without_printing(found.values))
+    ink = rings.without_ring(strokes.without_specks(framing.without_printing(found.values)))
     place = skew.Placement(scale, decoded.width, decoded.height)
     labels, box, found_groups = _grouped(ink)
     degrees = skew.tilt(box, found_groups)

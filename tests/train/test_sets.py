@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from service.core import decode, framing, strokes
 from train import hands, mnist, nondigits, numbers, uploadlike
@@ -246,3 +247,25 @@ def test_slanted_numbers_lean_far_and_keep_all_their_ink(mnist_test: mnist.Split
 def _shear(ink: np.ndarray) -> float:
     ys, xs = np.nonzero(ink)
     return float(np.cov(xs, ys)[0, 1] / np.var(ys, ddof=1))
+
+
+def test_ringed_numbers_have_a_ring_clear_of_the_number_and_round_it(mnist_test: mnist.Split) -> None:
+    sample = numbers.generate_ringed(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"ringed"} and len(sample) == 2 * len(numbers.LENGTHS)
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    assert [n.data for n in numbers.generate_ringed(mnist_test, per_cell=1)] == [n.data for n in sample]
+    drawn = numbers.compose([mnist_test.images[i] for i in range(4)], False, np.random.default_rng(2))
+    for seed in range(6):
+        mask = np.asarray(numbers.ringed(drawn, np.random.default_rng(seed))) > 127
+        height, width = mask.shape
+        top, left = (height - drawn.height) // 2, (width - drawn.width) // 2
+        ink = np.zeros_like(mask)
+        ink[top : top + drawn.height, left : left + drawn.width] = np.asarray(drawn) > 127
+        near = ndimage.binary_dilation(ink, iterations=3)
+        ring = mask & ~near
+        # The number is there as it was, and the ring passes clear of its ink, on every side of it.
+        assert np.array_equal(mask & ink, ink) and not (mask & near & ~ink).any(), seed
+        ink_rows, ink_cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        rows, cols = np.flatnonzero(ring.any(axis=1)), np.flatnonzero(ring.any(axis=0))
+        assert rows.min() < ink_rows.min() and rows.max() > ink_rows.max(), seed
+        assert cols.min() < ink_cols.min() and cols.max() > ink_cols.max(), seed
