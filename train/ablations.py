@@ -43,7 +43,7 @@ STEPS: dict[str, tuple[str, str, Callable[..., Any], str]] = {
     "closer": ("closer", "region", lambda ink, size: None, "a digit small in a large picture looked at closer up"),
     "neighbours": ("strokes", "without_neighbours", _ink, "parts of neighbouring digits at the picture's edges"),
     "underline": ("pieces", "without_underline", _ink, "a line drawn apart under a single digit"),
-    "ring": ("rings", "without_ring", _ink, "a line drawn round a single digit by hand"),
+    "ring": ("rings", "without_ring", _ink, "a line drawn round a digit or a number by hand"),
     "tilt": ("skew", "tilt", _none, "numbers: a line of writing tilted"),
     "slant": ("skew", "slant", _none, "numbers: writing leaning far"),
 }
