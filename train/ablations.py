@@ -38,6 +38,18 @@ STEPS: dict[str, tuple[str, str, Callable[..., Any], str]] = {
     "desk": ("paper", "on_sheet", _ink, "the desk around a sheet photographed lying on it"),
     "desk-band": ("paper", "_band", _ink, "a desk no deeper than along most of its side (a digit touching it)"),
     "shadow": ("shade", "relit", lambda grey: None, "a shadow with an edge across the page"),
+    "shadow-doubt": (
+        "shade",
+        "_in_doubt",
+        lambda *_: False,
+        "a shade that may be a shadow or bold writing (a wedge, a dark one), read both ways",
+    ),
+    "underline-doubt": (
+        "underline",
+        "touching",
+        lambda ink: None,
+        "a line along a single digit's foot that may be an underline or its base, read both ways",
+    ),
     "boxes": ("boxes", "inside", _ink, "a printed box or a comb of boxes around the writing"),
     "cut-comb": ("boxes", "_cut_comb", _ink, "a comb of boxes cut off at both sides"),
     "closer": ("closer", "region", lambda ink, size: None, "a digit small in a large picture looked at closer up"),

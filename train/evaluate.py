@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from service.core import framing
+from service.core import framing, surer
 from service.core.card import ModelCard, ModelCardError
 from service.core.model import OnnxModel
 from service.errors import ServiceError
@@ -106,21 +106,28 @@ def label_of(path: Path) -> int | None:
     return None
 
 
+def surer_probs(model: OnnxModel, prepared: list[framing.Prepared]) -> np.ndarray:
+    """The probabilities the service answers with for each prepared picture: where a picture has
+    two frames, those of the surer reading (service/core/surer.py)."""
+    batch = surer.frames(prepared)
+    probs = np.concatenate([model.predict(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)])
+    return np.stack([p for _, p in surer.chosen(prepared, probs)])
+
+
 def evaluate_files(model: OnnxModel, files: list[tuple[str, bytes, int]], name: str) -> Report:
     """(name, bytes, label) triples through the service's preprocessing, then the model."""
-    frames, labels, names, rejected = [], [], [], []
+    prepared, labels, names, rejected = [], [], [], []
     for fname, data, label in files:
         try:
-            frames.append(framing.prepare(data).pixels)
+            prepared.append(framing.prepare(data))
         except ServiceError as exc:
             rejected.append(f"{fname} ({exc.code})")
             continue
         labels.append(label)
         names.append(fname)
-    if not frames:
+    if not prepared:
         return Report(name, np.zeros(0, np.int64), np.zeros(0, np.int64), rejected=rejected)
-    batch = np.stack(frames)
-    probs = np.concatenate([model.predict(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)])
+    probs = surer_probs(model, prepared)
     pred = probs.argmax(axis=1)
     lab = np.asarray(labels, dtype=np.int64)
     wrong = [

@@ -47,13 +47,14 @@ class Sizes:
 
 FOUR_DIGIT_SEEDS = (11, 12, 13, 14, 15)
 # Numbers sets of their own, by style (ruled_per_cell a length and kind): ruled lines; squared
-# paper; a box or a comb of boxes; marks between the digits; the line of writing tilted; writing
-# leaning far; a comb cut off at both sides.
+# paper; a box or a comb of boxes; a line drawn round them; a shadow across the page; marks between
+# the digits; the line of writing tilted; writing leaning far; a comb cut off at both sides.
 NUMBER_SETS = {
     "ruled": numbers.generate_ruled,
     "squared": numbers.generate_squared,
     "boxed": numbers.generate_boxed,
     "ringed": numbers.generate_ringed,
+    "shadowed": numbers.generate_shadowed,
     "marks": numbers.generate_separators,
     "tilted": numbers.generate_tilted,
     "slanted": numbers.generate_slanted,
@@ -64,18 +65,17 @@ SMOKE = Sizes(photos=100, numbers_per_cell=3, ruled_per_cell=3, nondigits=40)
 
 def _answers(model: OnnxModel, files: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """(prediction, confidence) per file through the service's framing; a refused file is -1, 0."""
-    frames, kept = [], []
+    prepared, kept = [], []
     for i, data in enumerate(files):
         try:
-            frames.append(framing.prepare(data).pixels)
+            prepared.append(framing.prepare(data))
             kept.append(i)
         except ServiceError:
             continue
     pred = np.full(len(files), -1, np.int64)
     conf = np.zeros(len(files), np.float64)
-    if frames:
-        batch = np.stack(frames)
-        probs = np.concatenate([model.predict(batch[i : i + evaluate.BATCH]) for i in range(0, len(batch), 1000)])
+    if prepared:
+        probs = evaluate.surer_probs(model, prepared)
         pred[kept] = probs.argmax(axis=1)
         conf[kept] = probs.max(axis=1)
     return pred, conf
@@ -208,6 +208,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_in_a_box": table["boxed"],
         # Photographed with a line drawn round them by hand (train.numbers.generate_ringed).
         "string_accuracy_ringed": table["ringed"]["all"],
+        # Photographed with a shadow across the page (train.numbers.generate_shadowed).
+        "string_accuracy_shadowed": table["shadowed"]["all"],
         # Photographed with a decimal point, thousands commas or a dash between the digits
         # (train.numbers.generate_separators), read as the digits alone.
         "string_accuracy_with_separators": table["marks"],
@@ -241,6 +243,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers on squared paper: %s", name, figures["numbers"].get("string_accuracy_on_squared_paper"))
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
     log.info("%s numbers ringed: %s", name, figures["numbers"].get("string_accuracy_ringed"))
+    log.info("%s numbers shadowed: %s", name, figures["numbers"].get("string_accuracy_shadowed"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
     log.info("%s numbers slanted: %s", name, figures["numbers"].get("string_accuracy_slanted"))

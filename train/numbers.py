@@ -171,7 +171,8 @@ def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.
 def render(number: Image.Image, family: str, rng: np.random.Generator, paper: str | None = None) -> tuple[bytes, str]:
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
     `paper` (photos) marked: ruled lines of a RULED style (`rule`), "squared": squared paper
-    (`uploadlike.rule_paper`), or "boxed": a printed box (a form's field, `uploadlike.in_box`)."""
+    (`uploadlike.rule_paper`), "boxed": a printed box (a form's field, `uploadlike.in_box`), or
+    "shadowed": a shadow across the page (`uploadlike.shadow_light`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -200,13 +201,13 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
     mask.paste(drawn, at)
-    if paper is not None:
+    if paper is not None and paper != "shadowed":
         ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
         if paper == "squared":
             mask = uploadlike.rule_paper(mask, int(ink[-1] - ink[0] + 1), rng, "squared")
         else:
             rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), paper, rng)
-    return uploadlike.photograph(mask, rng, max_blur=2.0)
+    return uploadlike.photograph(mask, rng, max_blur=2.0, shaded=paper == "shadowed")
 
 
 RULED = ("baseline", "lined", "strike")
@@ -262,7 +263,7 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                paper = family if family in (*RULED, "boxed", "squared", "ringed") else None
+                paper = family if family in (*RULED, "boxed", "squared", "ringed", "shadowed") else None
                 photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
@@ -296,6 +297,12 @@ def generate_boxed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[
 def generate_ringed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
     """Photographed numbers with a line drawn round them by hand (`ringed`): a set of its own."""
     return _generate(split, per_cell, (seed, 8), lambda _, n: "ringed")
+
+
+def generate_shadowed(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers with a shadow across the page (a phone or a hand between the lamp and
+    the sheet: the upload-like `shadow` family's, `uploadlike.shadow_light`): a set of its own."""
+    return _generate(split, per_cell, (seed, 9), lambda _, n: "shadowed")
 
 
 def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

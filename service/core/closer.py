@@ -1,6 +1,6 @@
 """A digit small in a large picture, looked at again closer up. Pure functions.
 
-The ink is found at a working size of 256 px (framing.ink_of): a digit 43 px tall on a full-HD
+The ink is found at a working size of 256 px (inks.ink_of): a digit 43 px tall on a full-HD
 canvas (a drawing app's screenshot) is 6 px tall there, too few for its strokes — MNIST test
 digits drawn so read 87 %, and 150-px boxes on a 12-MP photo 97 %. Where the ink at the working
 size spans fewer than CLOSE_BELOW px and the decoded picture holds 1.5 times the detail or more, the

@@ -85,7 +85,7 @@ def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tupl
     cols = np.flatnonzero(mask.any(axis=0))
     if cols.size == 0:
         return labels, box
-    core = mask & _long_runs(_spread(mask, SPREAD), max(8, int(CANDIDATE * (cols[-1] - cols[0] + 1))))
+    core = mask & long_runs(_spread(mask, SPREAD), max(8, int(CANDIDATE * (cols[-1] - cols[0] + 1))))
     if not core.any():
         return labels, box
     # A line is longer than LONG digits are tall, the digits measured with the line (it merges
@@ -212,7 +212,7 @@ def _edge_to_edge(mask: np.ndarray) -> list[Rule]:
         return []
     spread = _spread(mask, SPREAD)
     spread = _spread(spread.T, GAP).T  # a line fading for a few pixels still runs on
-    core = mask & _long_runs(spread, max(8, int(CANDIDATE * w)))
+    core = mask & long_runs(spread, max(8, int(CANDIDATE * w)))
     if not core.any():
         return []
     stretches, count = strokes.components(core)
@@ -260,7 +260,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, starts, ends
 
 
-def _long_runs(mask: np.ndarray, length: int) -> np.ndarray:
+def long_runs(mask: np.ndarray, length: int) -> np.ndarray:
     """Pixels of the mask in horizontal runs of at least `length`."""
     rows, starts, ends = _runs(mask)
     keep = ends - starts >= length

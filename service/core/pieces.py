@@ -65,8 +65,8 @@ def without_underline(ink: np.ndarray) -> np.ndarray:
     """A single digit's ink without a line drawn apart under it (a 6 or a 9 told from the other
     so, a total): flat and long, below all the rest. Kept, it made the digit a 2 or its bar a 7's
     (`mnist-probes crops`, underlined: 239 of 300 read with it, 253 without; `--without
-    underline`; most of the rest touch it). The digit's own flat pieces lie beside or above its
-    others, not below them all."""
+    underline`; most of the rest touch it: `underline.touching`). The digit's own flat
+    pieces lie beside or above its others, not below them all."""
     found = strokes.measured(ink)
     if found is None:
         return ink

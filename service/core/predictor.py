@@ -20,7 +20,7 @@ import anyio
 import anyio.to_thread
 import numpy as np
 
-from service.core import decode, framing, reading
+from service.core import decode, framing, reading, surer
 from service.core.batcher import Batcher
 from service.core.groups import GroupModel
 from service.core.memory import DecodeBudget
@@ -80,15 +80,14 @@ class Predictor:
             self._count_failures(outcomes)
             good = [o for o in outcomes if o.frame is not None]
             if good:
-                frames = np.stack([o.frame.pixels for o in good if o.frame is not None])
+                prepared = [o.frame for o in good if o.frame is not None]
                 t_inf = time.perf_counter()
-                probs = await self.batcher.predict(frames, busy=self.in_flight)
+                probs = await self.batcher.predict(surer.frames(prepared), busy=self.in_flight)
                 inference_ms = (time.perf_counter() - t_inf) * 1e3
-                for o, p in zip(good, probs, strict=True):
-                    assert o.frame is not None
-                    o.inference_ms = inference_ms
+                for o, (frame, p) in zip(good, surer.chosen(prepared, probs), strict=True):
+                    o.frame, o.inference_ms = frame, inference_ms  # the frame read, where there were two
                     o.record = self._record(
-                        (door, client, started), o, o.frame.width, o.frame.height, **self._digit_answer(p)
+                        (door, client, started), o, frame.width, frame.height, **self._digit_answer(p)
                     )
                 await self._store([o.record for o in good if o.record is not None])
             return outcomes

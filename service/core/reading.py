@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.core import framing, groups, lines, pieces, rings, skew, strokes
+from service.core import framing, groups, inks, lines, pieces, rings, skew, strokes
 from service.core.decode import Decoded
 from service.core.groups import GroupClasses
 from service.errors import ServiceError
@@ -136,7 +136,7 @@ def _part(ink: np.ndarray, left: int, right: int, place: skew.Placement) -> tupl
     top, bottom = int(rows[0]), int(rows[-1]) + 1
     try:
         frame = framing.frame(skew.lean_back(piece[top:bottom], place.shear))
-    except framing.BlankImage:
+    except inks.BlankImage:
         return None
     if place.moved:  # mapped back pixel by pixel
         ys, xs = np.nonzero(lit)
@@ -246,7 +246,7 @@ def _grouped(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
 def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
-    found, scale = framing.ink_of(decoded, READ_SIDE)
+    found, scale = inks.ink_of(decoded, READ_SIDE, doubted_shadow=True)
     ink = rings.without_ring(strokes.without_specks(framing.without_printing(found.values)))
     place = skew.Placement(scale, decoded.width, decoded.height)
     labels, box, found_groups = _grouped(ink)
@@ -259,7 +259,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
         ink, place = skew.upright(ink, shear, place)
         labels, box, found_groups = _grouped(ink)
     if not found_groups:
-        raise framing.BlankImage("the picture has no visible ink")
+        raise inks.BlankImage("the picture has no visible ink")
     if len(found_groups) > MAX_DIGITS:
         raise NotANumber(f"the picture has more than {MAX_DIGITS} digits (or is not a number)")
     # A side of a split is digit-tall where a piece is: it would not be a fragment.
@@ -275,7 +275,7 @@ def segment(decoded: Decoded, whole: bool = True) -> Segmented:
             if whole:
                 frames.append(groups.frame_group(skew.lean_back(group_ink, place.shear)))
     if not out:
-        raise framing.BlankImage("the picture has no visible ink")
+        raise inks.BlankImage("the picture has no visible ink")
     return Segmented(
         groups=tuple(out),
         width=decoded.width,

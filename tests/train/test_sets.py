@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from service.core import decode, framing, strokes
+from service.core import decode, framing, inks, strokes
 from train import hands, mnist, nondigits, numbers, uploadlike
 
 
@@ -39,7 +39,7 @@ def test_ruled_paper_runs_lines_across_the_whole_picture(mnist_test: mnist.Split
     lines, edge to edge; the digit alone covers far less (the photo family's do not)."""
 
     def spans(data: bytes) -> bool:
-        lit = framing.ink_of(decode.decode(data))[0].values > 0.05
+        lit = inks.ink_of(decode.decode(data))[0].values > 0.05
         return bool(lit.any(axis=0).mean() > 0.9 or lit.any(axis=1).mean() > 0.9)
 
     assert all(spans(data) for _, data, _ in uploadlike.generate(mnist_test, 50, families=("ruled",)))
@@ -51,7 +51,7 @@ def test_the_cut_family_is_cut_at_the_ink(mnist_test: mnist.Split) -> None:
     family's leave a quarter or more on some side), and both polarities come up."""
 
     def margins(data: bytes) -> tuple[float, bool]:
-        ink = framing.ink_of(decode.decode(data))[0]
+        ink = inks.ink_of(decode.decode(data))[0]
         lit = ink.values > 0.2
         rows, cols = np.flatnonzero(lit.any(axis=1)), np.flatnonzero(lit.any(axis=0))
         h, w = lit.shape
@@ -69,7 +69,7 @@ def test_the_shadow_family_has_a_shade_and_a_lit_paper_each_reaching_the_border(
     """Every picture's paper lies in two levels, a shade 30-70 % of the lit paper, both along the
     picture's border (the photo family's smooth light falls by 30 % at most)."""
     for _, data, _ in uploadlike.generate(mnist_test, 100, families=("shadow",)):
-        grey = framing.to_grey(Image.open(io.BytesIO(data)))
+        grey = inks.to_grey(Image.open(io.BytesIO(data)))
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         dim, bright = np.quantile(border, (0.05, 0.95))
         assert dim < 0.8 * bright, (dim, bright)
@@ -269,3 +269,17 @@ def test_ringed_numbers_have_a_ring_clear_of_the_number_and_round_it(mnist_test:
         rows, cols = np.flatnonzero(ring.any(axis=1)), np.flatnonzero(ring.any(axis=0))
         assert rows.min() < ink_rows.min() and rows.max() > ink_rows.max(), seed
         assert cols.min() < ink_cols.min() and cols.max() > ink_cols.max(), seed
+
+
+def test_shadowed_numbers_have_a_shade_and_a_lit_paper_along_the_border(mnist_test: mnist.Split) -> None:
+    """A set of its own (its own random stream, the same each time), every number photographed with
+    a shadow across the page: its border's paper lies in two levels, as the `shadow` family's."""
+    sample = numbers.generate_shadowed(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"shadowed"} and len(sample) == 2 * len(numbers.LENGTHS)
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    assert [n.data for n in numbers.generate_shadowed(mnist_test, per_cell=1)] == [n.data for n in sample]
+    for n in sample:
+        grey = inks.to_grey(Image.open(io.BytesIO(n.data)))
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        dim, bright = np.quantile(border, (0.05, 0.95))
+        assert dim < 0.8 * bright, (n.filename, dim, bright)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from service.core import boxes, decode, framing, pieces
+from service.core import boxes, decode, framing, inks, pieces
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
@@ -20,7 +20,7 @@ def model(card_path: Path) -> OnnxModel:
 
 
 def _ink(img: Image.Image) -> np.ndarray:
-    ink, _ = framing.ink_of(decode.decode(png(img)))
+    ink, _ = inks.ink_of(decode.decode(png(img)))
     return ink.values
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.core import closer, decode, framing
+from service.core import closer, decode, framing, inks
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
 from train import mnist
@@ -88,16 +88,20 @@ def test_only_large_jpegs_are_decoded_in_more_detail() -> None:
 
 
 def test_a_closer_look_that_finds_nothing_leaves_what_was_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole picture's ink is found by `inks.inks_of`, the closer look's by `inks.ink_of`."""
     data = png(_on_a_screen(4, 43))
-    served = framing.ink_of
+    whole = inks.inks_of
     looks: list[tuple[int, int]] = []
 
-    def far_only(decoded: decode.Decoded, side: int = decode.WORK_SIDE) -> tuple[framing.Ink, float]:
+    def seen(decoded: decode.Decoded, side: int, doubt: inks.Doubt) -> tuple[inks.Ink, inks.Ink | None, float]:
         looks.append(decoded.image.size)
-        if len(looks) > 1:
-            raise framing.BlankImage("nothing here")
-        return served(decoded, side)
+        return whole(decoded, side, doubt)
 
-    monkeypatch.setattr(framing, "ink_of", far_only)
+    def nothing(decoded: decode.Decoded, side: int = decode.WORK_SIDE) -> tuple[inks.Ink, float]:
+        looks.append(decoded.image.size)
+        raise inks.BlankImage("nothing here")
+
+    monkeypatch.setattr(inks, "inks_of", seen)
+    monkeypatch.setattr(inks, "ink_of", nothing)
     assert framing.prepare(data).pixels.max() > 0  # framed from the working size's ink, not refused
     assert looks[0] == (1920, 1080) and max(looks[1]) < 200  # and the closer look was tried

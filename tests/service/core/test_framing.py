@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from service.core import decode, framing
+from service.core import decode, framing, inks
 from service.errors import ServiceError
 from tests.utils import png_bytes
 from train import mnist
@@ -99,7 +99,7 @@ def test_noise_on_one_colour_is_still_blank() -> None:
     for _ in range(40):
         size = (int(rng.integers(30, 400)), int(rng.integers(30, 400)), 3)
         rgb = rng.uniform(0, 255, 3) + rng.normal(0, rng.uniform(0.5, 8), size)
-        with pytest.raises(framing.BlankImage):
+        with pytest.raises(inks.BlankImage):
             framing.prepare(_encode(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)), "PNG"))
 
 
@@ -211,7 +211,7 @@ def test_truncated_image_is_a_400(digit: np.ndarray) -> None:
 
 def test_blank_images_are_422() -> None:
     for colour in (0, 255, 128):
-        with pytest.raises(framing.BlankImage) as info:
+        with pytest.raises(inks.BlankImage) as info:
             framing.prepare(png_bytes(np.full((64, 64), colour, np.uint8)))
         assert info.value.status == 422
 

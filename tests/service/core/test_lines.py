@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from service.core import decode, framing, lines, pieces, reading, strokes
+from service.core import decode, framing, inks, lines, pieces, reading, strokes, underline
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
+from train import crops, mnist, probes
 
 
 def _mask(data: bytes) -> np.ndarray:
-    found, _ = framing.ink_of(decode.decode(data, work_side=reading.READ_SIDE), reading.READ_SIDE)
+    found, _ = inks.ink_of(decode.decode(data, work_side=reading.READ_SIDE), reading.READ_SIDE)
     return pieces.ink_mask(strokes.without_specks(found.values), pieces.LEVEL)
 
 
@@ -132,11 +133,43 @@ def test_a_tightly_cropped_digit_keeps_the_strokes_that_span_its_picture(text: s
     line, but it ends where the digit does and is as thick as its other strokes: it stays."""
     img, _ = written(text, pen=12, margin=0)
     img = img.crop(ImageChops.invert(img).getbbox())
-    ink, _ = framing.ink_of(decode.decode(png(img)))
+    ink, _ = inks.ink_of(decode.decode(png(img)))
     assert lines.across(ink.values, pieces.LEVEL) is ink.values
 
 
 def test_a_digit_without_lines_is_left_as_it_is() -> None:
     img, _ = written("8", pen=6, margin=40)
-    ink, _ = framing.ink_of(decode.decode(png(img)))
+    ink, _ = inks.ink_of(decode.decode(png(img)))
     assert lines.across(ink.values, pieces.LEVEL) is ink.values
+
+
+def test_a_line_touching_a_digits_foot_is_taken_out_and_the_digit_kept() -> None:
+    """A 7 with a line drawn under it, touching its stem: the line's rows go over the columns it
+    spans; the 7 above it stays whole. A 0 has no line at its foot; a line alone leaves nothing to
+    read, so it is no underline."""
+    ink = np.zeros((120, 120), np.float32)
+    ink[20:26, 30:90] = 1.0  # the 7's bar
+    for row in range(26, 100):  # its stem, down and to the left
+        col = int(85 - (row - 26) * 0.4)
+        ink[row, col - 3 : col + 3] = 1.0
+    ink[100:106, 20:100] = 1.0  # the line, touching the stem's foot
+    out = underline.touching(ink)
+    assert out is not None
+    assert not out[98:108].any() and np.array_equal(out[:97], ink[:97])
+    ring = np.zeros((120, 120), np.float32)
+    yy, xx = np.mgrid[:120, :120]
+    ring[np.abs(np.hypot((yy - 60) / 45, (xx - 60) / 30) - 1) < 0.12] = 1.0
+    assert underline.touching(ring) is None
+    flat = np.zeros((120, 120), np.float32)
+    flat[60:66, 10:110] = 1.0
+    assert underline.touching(flat) is None
+
+
+def test_digits_underlined_touching_read_both_ways(
+    mnist_test: mnist.Split, digit_model: OnnxModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mnist-probes crops`' underlined digits (a line under the digit, touching it or not), the
+    first 100: measured 87 read with the line along the foot read both ways, 78 without."""
+    assert probes.read(digit_model, crops.underlined(mnist_test, 100))[0] >= 85
+    monkeypatch.setattr(underline, "touching", lambda ink: None)
+    assert probes.read(digit_model, crops.underlined(mnist_test, 100))[0] <= 80

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageFilter
 
-from service.core import decode, framing, levels, paper
+from service.core import decode, framing, inks, levels, paper
 from service.core.card import ModelCard
 from service.core.model import OnnxModel
 from tests.handwriting import png, written
@@ -28,7 +28,7 @@ def _on_desk(sheet: Image.Image, at: tuple[int, int], size: tuple[int, int], gre
 
 
 def _grey(data: bytes) -> tuple[np.ndarray, float]:
-    grey = framing.to_grey(decode.decode(data).image)
+    grey = inks.to_grey(decode.decode(data).image)
     return grey, levels.otsu(levels.sample(grey))
 
 

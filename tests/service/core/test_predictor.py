@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.core import decode
+from service.core import decode, framing, surer
 from service.core.batcher import Batcher
 from service.core.card import ModelCard
 from service.core.groups import GroupModel
@@ -28,7 +28,7 @@ from service.errors import Failure, StoreUnavailable
 from service.metrics import Metrics
 from tests.fakes import MemoryStore
 from tests.utils import ROOT, png_bytes
-from train import mnist
+from train import mnist, uploadlike
 
 
 def _png(img: Image.Image) -> bytes:
@@ -65,6 +65,35 @@ def test_pictures_are_answered_and_recorded(predictor: Predictor, store: MemoryS
     assert [o.record.digit for o in outcomes if o.record] == mnist_test.labels[:3].tolist()
     assert set(store.records) == {o.record.id for o in outcomes if o.record}
     assert {r.door for r in store.records.values()} == {"v1"}
+
+
+def test_a_picture_framed_two_ways_is_answered_by_its_surer_reading(
+    predictor: Predictor, store: MemoryStore, model: OnnxModel, mnist_test: mnist.Split
+) -> None:
+    """A shadow in doubt (shade.py) gives a picture two frames; between two plain pictures of the
+    same request it is answered by the surer one, and the frame and record are that reading's."""
+    rng = np.random.default_rng(3)
+    for i in rng.choice(len(mnist_test.images), 120, replace=False):
+        data, _ = uploadlike.render(mnist_test.images[i], rng, shadow=True)
+        prepared = framing.prepare(data)
+        if len(prepared.alternatives) != 1:
+            continue
+        first, other = model.predict(np.stack([prepared.pixels, *prepared.alternatives]))
+        label, surer_by = mnist_test.labels[i], float(other.max() - first.max())
+        if first.argmax() != label and other.argmax() == label and surer_by > surer.MARGIN:
+            break
+    else:
+        pytest.fail("no picture of the 120 was read right only once relit")
+    pictures = [Picture("a.png", png_bytes(mnist_test.images[0])), Picture("shaded.jpg", data)]
+    pictures.append(Picture("b.png", png_bytes(mnist_test.images[1])))
+    outcomes = asyncio.run(predictor.predict_pictures(pictures, "v1", ""))
+    labels = [int(mnist_test.labels[0]), int(mnist_test.labels[i]), int(mnist_test.labels[1])]
+    assert [o.record.digit for o in outcomes if o.record] == labels
+    shaded = outcomes[1]
+    assert shaded.frame is not None and shaded.record is not None
+    assert np.array_equal(shaded.frame.pixels, prepared.alternatives[0]) and shaded.frame.alternatives == ()
+    assert shaded.record.confidence == pytest.approx(float(other.max()), abs=1e-5)
+    assert store.records[shaded.record.id].digit == mnist_test.labels[i]
 
 
 def test_a_failed_picture_keeps_nothing_of_it(
@@ -123,7 +152,7 @@ def test_decode_cost_counts_every_full_size_copy(mode: str, per_pixel: int) -> N
 
 _PEAK_OF_DECODING = """
 import sys
-from service.core import decode, framing
+from service.core import decode, framing, surer
 from service.errors import ServiceError
 def peak_kib():
     return int(next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")).split()[1])
