@@ -44,6 +44,12 @@ STEPS: dict[str, tuple[str, str, Callable[..., Any], str]] = {
         lambda *_: False,
         "a shade that may be a shadow or bold writing (a wedge, a dark one), read both ways",
     ),
+    "underlines": (
+        "lines",
+        "_underlines",
+        lambda spans, mask: [False] * len(spans),
+        "numbers: a line drawn under them, shorter than a ruled line",
+    ),
     "underline-doubt": (
         "underline",
         "touching",

@@ -47,14 +47,16 @@ class Sizes:
 
 FOUR_DIGIT_SEEDS = (11, 12, 13, 14, 15)
 # Numbers sets of their own, by style (ruled_per_cell a length and kind): ruled lines; squared
-# paper; a box or a comb of boxes; a line drawn round them; a shadow across the page; marks between
-# the digits; the line of writing tilted; writing leaning far; a comb cut off at both sides.
+# paper; a box or a comb of boxes; a line drawn round them; a shadow across the page; a line drawn
+# under them; marks between the digits; the line of writing tilted; writing leaning far; a comb cut
+# off at both sides.
 NUMBER_SETS = {
     "ruled": numbers.generate_ruled,
     "squared": numbers.generate_squared,
     "boxed": numbers.generate_boxed,
     "ringed": numbers.generate_ringed,
     "shadowed": numbers.generate_shadowed,
+    "underlined": numbers.generate_underlined,
     "marks": numbers.generate_separators,
     "tilted": numbers.generate_tilted,
     "slanted": numbers.generate_slanted,
@@ -210,6 +212,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_ringed": table["ringed"]["all"],
         # Photographed with a shadow across the page (train.numbers.generate_shadowed).
         "string_accuracy_shadowed": table["shadowed"]["all"],
+        # Photographed with a line drawn under them by hand, touching or not (train.numbers.generate_underlined).
+        "string_accuracy_underlined": table["underlined"]["all"],
         # Photographed with a decimal point, thousands commas or a dash between the digits
         # (train.numbers.generate_separators), read as the digits alone.
         "string_accuracy_with_separators": table["marks"],
@@ -244,6 +248,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers in a box: %s", name, figures["numbers"].get("string_accuracy_in_a_box"))
     log.info("%s numbers ringed: %s", name, figures["numbers"].get("string_accuracy_ringed"))
     log.info("%s numbers shadowed: %s", name, figures["numbers"].get("string_accuracy_shadowed"))
+    log.info("%s numbers underlined: %s", name, figures["numbers"].get("string_accuracy_underlined"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
     log.info("%s numbers slanted: %s", name, figures["numbers"].get("string_accuracy_slanted"))

@@ -171,8 +171,9 @@ def rule(mask: Image.Image, box: tuple[int, int, int, int], style: str, rng: np.
 def render(number: Image.Image, family: str, rng: np.random.Generator, paper: str | None = None) -> tuple[bytes, str]:
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
     `paper` (photos) marked: ruled lines of a RULED style (`rule`), "squared": squared paper
-    (`uploadlike.rule_paper`), "boxed": a printed box (a form's field, `uploadlike.in_box`), or
-    "shadowed": a shadow across the page (`uploadlike.shadow_light`)."""
+    (`uploadlike.rule_paper`), "boxed": a printed box (a form's field, `uploadlike.in_box`),
+    "shadowed": a shadow across the page (`uploadlike.shadow_light`), or "underlined": a line drawn
+    under it by hand (`underline`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -203,7 +204,9 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
     mask.paste(drawn, at)
     if paper is not None and paper != "shadowed":
         ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
-        if paper == "squared":
+        if paper == "underlined":
+            underline(mask, at, drawn, rng)
+        elif paper == "squared":
             mask = uploadlike.rule_paper(mask, int(ink[-1] - ink[0] + 1), rng, "squared")
         else:
             rule(mask, (at[0], at[1] + int(ink[0]), drawn.width, int(ink[-1] - ink[0] + 1)), paper, rng)
@@ -211,6 +214,20 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
 
 
 RULED = ("baseline", "lined", "strike")
+
+
+def underline(mask: Image.Image, at: tuple[int, int], drawn: Image.Image, rng: np.random.Generator) -> None:
+    """A line drawn by hand under the number `drawn` pasted at `at` in the ink mask: from up to 0.3
+    of its height before its ink to up to 0.3 after, a little askew, 5-8 % of its height thick, in
+    the pen's ink; touching the digits' foot (half the time) or 0.08-0.2 of its height below."""
+    ink = np.asarray(drawn) > 127
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    height = float(rows[-1] - rows[0] + 1)
+    below = rng.uniform(-0.02, 0.01) if rng.random() < 0.5 else rng.uniform(0.08, 0.2)
+    y = at[1] + rows[-1] + below * height
+    x0, x1 = at[0] + cols[0] - rng.uniform(0.0, 0.3) * height, at[0] + cols[-1] + rng.uniform(0.0, 0.3) * height
+    width = max(2, round(height * rng.uniform(0.05, 0.08)))
+    ImageDraw.Draw(mask).line([(x0, y), (x1, y + rng.uniform(-0.05, 0.05) * height)], fill=255, width=width)
 
 
 def ringed(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -263,7 +280,7 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                paper = family if family in (*RULED, "boxed", "squared", "ringed", "shadowed") else None
+                paper = family if family in (*RULED, "boxed", "squared", "ringed", "shadowed", "underlined") else None
                 photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
@@ -303,6 +320,12 @@ def generate_shadowed(split: mnist.Split, per_cell: int, seed: int = SEED) -> li
     """Photographed numbers with a shadow across the page (a phone or a hand between the lamp and
     the sheet: the upload-like `shadow` family's, `uploadlike.shadow_light`): a set of its own."""
     return _generate(split, per_cell, (seed, 9), lambda _, n: "shadowed")
+
+
+def generate_underlined(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers with a line drawn under them by hand, touching them or not
+    (`underline`): a set of its own."""
+    return _generate(split, per_cell, (seed, 10), lambda _, n: "underlined")
 
 
 def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

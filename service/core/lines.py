@@ -1,14 +1,14 @@
-"""Ruled lines out of a number's ink: the lines of lined paper, a baseline the digits sit on, a
-line struck through them. Such a line touches every digit and makes the whole number one piece
-of ink (31415 on lined paper was read "345"; 2026 on a dark baseline "226").
+"""Ruled lines out of a number's ink: lined paper's, a baseline, a line struck through or drawn
+under the digits. Such a line touches every digit and makes the number one piece of ink (31415
+on lined paper was read "345"; 2026 on a dark baseline "226").
 
-A line is found where ink runs horizontally far longer than a digit is tall: runs are measured on
-the ink spread a few pixels up and down (a line photographed askew still runs long there), each
-long stretch is fitted with a straight line, and the ink within the line's thickness of it goes,
-from edge to edge, except where a stroke crosses it (ink right above and right below it: the
-stroke stays whole). Nothing is taken unless the stretch is at least LONG times the height of the
-digits left once it is gone: the bar of a wide 7 or the base of a 2 is never that long. A digit
-stroke lying right along the line goes with it (a 2's base on the baseline: "2026" read "7026").
+A line is where ink runs horizontally far longer than a digit is tall: runs are measured on the
+ink spread a few pixels up and down (a line photographed askew still runs long there), each long
+stretch is fitted with a straight line, and the ink within its thickness goes, edge to edge, but
+where a stroke crosses it (ink right above and below: the stroke stays whole). A stretch must be
+LONG times the height of the digits left once it is gone (a 7's bar, a 2's base never is), or,
+an underline (`_underlines`), FOOT_LONG times: a 2-digit number underlined by hand, touching it,
+read 18 of 30, now 24. A stroke right along the line goes with it ("2026" on a baseline: "7026").
 
 `across` takes out first the lines that cross the whole picture, for one digit as for a number
 (framing.py and reading.py): the lines of lined or squared paper, a margin, horizontal or vertical.
@@ -30,6 +30,9 @@ from service.core import pieces, strokes
 
 # A line runs at least this many times the digits' height (a digit's widest stroke: about 1x).
 LONG = 2.5
+# ... or, along the foot of all the ink and under FOOT_SPAN of it (an underline), FOOT_LONG times.
+FOOT_LONG = 1.2
+FOOT_SPAN = 0.9
 # A candidate stretch runs over at least this fraction of the ink's width.
 CANDIDATE = 0.3
 # Runs are measured on the ink spread this far up and down: at 768 px, a 3 px line askew by 2
@@ -91,14 +94,15 @@ def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tupl
     # A line is longer than LONG digits are tall, the digits measured with the line (it merges
     # them into one tall piece) and again without it below (taking a digit's strokes for lines
     # would leave short pieces): the taller decides. Shorter stretches are no lines at all.
-    need = LONG * pieces.digit_height(box)
+    height = pieces.digit_height(box)
     stretches, count = strokes.components(core)
     spans = strokes.boxes(stretches, count)
-    found = [i for i in range(1, count + 1) if spans[i, 3] - spans[i, 1] + 1 >= need]
+    long_enough = np.where(_underlines(spans, mask), FOOT_LONG, LONG)
+    found = [i for i in range(1, count + 1) if spans[i, 3] - spans[i, 1] + 1 >= long_enough[i] * height]
     if not found:
         return labels, box
     line = np.zeros_like(mask)
-    longest = 0
+    longest = 0.0  # the longest line, in the digits' heights it must reach
     ys, xs = np.indices(mask.shape)
     for i in found:
         y, x = np.nonzero(stretches == i)
@@ -108,13 +112,20 @@ def without_lines(mask: np.ndarray, labels: np.ndarray, box: np.ndarray) -> tupl
         if np.sqrt(np.mean((y - (slope * x + offset)) ** 2)) > thickness + STRAIGHT:
             continue  # a curve (the belly of a 5, a loop drawn with a hairline): not a line
         line |= np.abs(ys - (slope * xs + offset)) <= thickness / 2 + MARGIN
-        longest = max(longest, int(x.max() - x.min() + 1))
+        longest = max(longest, (x.max() - x.min() + 1) / long_enough[i])
     line &= mask
     rest = mask & ~line
     kept_labels, kept_box = pieces.pieces(rest | (line & _crossed(rest, line)))
-    if kept_box.shape[0] < 2 or longest < LONG * pieces.digit_height(kept_box):
+    if kept_box.shape[0] < 2 or longest < pieces.digit_height(kept_box):
         return labels, box
     return kept_labels, kept_box  # the pieces the line held together, apart
+
+
+def _underlines(spans: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Which stretches (boxes, row 0 unused) lie along the foot of all the ink, under FOOT_SPAN of it."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    under = spans[:, 3] - spans[:, 1] + 1 >= FOOT_SPAN * (cols[-1] - cols[0] + 1)
+    return np.asarray((spans[:, 2] >= rows[-1] - MARGIN) & under)
 
 
 def across(ink: np.ndarray, level: float) -> np.ndarray:

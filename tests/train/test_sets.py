@@ -283,3 +283,23 @@ def test_shadowed_numbers_have_a_shade_and_a_lit_paper_along_the_border(mnist_te
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
         dim, bright = np.quantile(border, (0.05, 0.95))
         assert dim < 0.8 * bright, (n.filename, dim, bright)
+
+
+def test_underlined_numbers_have_a_line_under_all_their_digits(mnist_test: mnist.Split) -> None:
+    """A set of its own, the same each time; the line runs under the whole number, at its foot
+    (touching it) or a little below, never through the digits."""
+    sample = numbers.generate_underlined(mnist_test, per_cell=1)
+    assert {n.family for n in sample} == {"underlined"} and len(sample) == 2 * len(numbers.LENGTHS)
+    assert all(numbers.truth_of(n.filename) == (n.text, n.kind) for n in sample)
+    assert [n.data for n in numbers.generate_underlined(mnist_test, per_cell=1)] == [n.data for n in sample]
+    drawn = numbers.compose([mnist_test.images[i] for i in range(3)], False, np.random.default_rng(2))
+    ink = np.asarray(drawn) > 127
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    for seed in range(8):
+        mask = Image.new("L", (drawn.width + 200, drawn.height + 200), 0)
+        mask.paste(drawn, (100, 100))
+        numbers.underline(mask, (100, 100), drawn, np.random.default_rng(seed))
+        line = (np.asarray(mask) > 127) & ~np.pad(ink, 100)
+        line_rows, line_cols = np.flatnonzero(line.any(axis=1)), np.flatnonzero(line.any(axis=0))
+        assert line_rows.min() >= 100 + rows[-1] - 0.1 * (rows[-1] - rows[0]), seed  # at the foot or below
+        assert line_cols.min() <= 100 + cols[0] and line_cols.max() >= 100 + cols[-1], seed  # under all of it

@@ -173,3 +173,19 @@ def test_digits_underlined_touching_read_both_ways(
     assert probes.read(digit_model, crops.underlined(mnist_test, 100))[0] >= 85
     monkeypatch.setattr(underline, "touching", lambda ink: None)
     assert probes.read(digit_model, crops.underlined(mnist_test, 100))[0] <= 80
+
+
+@pytest.mark.parametrize("text", ["47", "90", "12"])
+def test_a_line_drawn_under_a_short_number_and_touching_it_goes(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under 2.5 digits' heights long it is no ruled line, but along the foot of all the ink and
+    under all of it, it is an underline: the digits it held together come apart, one group each."""
+    img, boxes = written(text, pen=6, gap=0.4)
+    bottom = max(y + 0.955 * h for _, y, _, h in boxes)  # the digits' strokes end at 0.95-0.96
+    left, right = min(x for x, _, _, _ in boxes), max(x + w for x, _, w, _ in boxes)
+    ImageDraw.Draw(img).line([(left - 10, bottom), (right + 10, bottom + 2)], fill=20, width=6)
+    mask = _mask(png(img))
+    labels, box = pieces.pieces(mask)
+    assert box.shape[0] - 1 == 1  # the line holds the digits together
+    assert len(pieces.groups(*lines.without_lines(mask, labels, box))) == len(text)
+    monkeypatch.setattr(lines, "_underlines", lambda spans, mask: np.zeros(len(spans), bool))
+    assert lines.without_lines(mask, labels, box)[0] is labels
