@@ -83,6 +83,23 @@ def test_a_digit_in_one_cell_of_a_comb_of_boxes(model: OnnxModel, tilt: float) -
         assert model.predict(boxed[None])[0].argmax() == digit
 
 
+@pytest.mark.parametrize("tilt", [0.0, 1.5])
+def test_a_comb_wall_broken_in_places_goes_where_the_others_spacing_puts_it(tilt: float) -> None:
+    """A wall crossing only part of the inside (a faint print broken by a JPEG; here 5 px of every
+    9 left) is found where the other walls' even spacing puts it: nothing of it stays by the digit."""
+    img, _ = written("7", pen=4, height=34, margin=0)
+    form = comb(4, 44)  # 236 px wide: looked at as it is, not shrunk
+    form.paste(img, (30 + 44 + (44 - img.width) // 2, 30 + (55 - img.height) // 2))
+    draw = ImageDraw.Draw(form)
+    for y in range(30, 86, 9):  # the wall left of the digit's cell: 4 px of every 9 gone
+        draw.line([(30 + 44, y + 5), (30 + 44, y + 8)], fill=255, width=5)
+    if tilt:
+        form = form.rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    kept = boxes.inside(_ink(form), pieces.LEVEL) > pieces.LEVEL
+    cols = np.flatnonzero(kept.any(axis=0))
+    assert cols.size and cols[-1] - cols[0] < 30, (cols[0], cols[-1])  # the 7 alone (~20 px wide)
+
+
 def test_the_box_and_all_outside_it_go_the_inside_stays_where_it_was() -> None:
     img, _ = written("3", pen=8, margin=50)
     picture = _boxed(img, 20, 3, 20, 40)
