@@ -33,7 +33,7 @@ class Prepared:
     framed: bool  # False when a 28x28 MNIST-style input was used as it is
     # The frames read other ways where a step was in doubt (a shade that may be a shadow or bold
     # writing, shade.py; a line along the digit's foot that may be an underline or its own stroke,
-    # pieces.py); the model reads them all and the surest reading stands (core/surer.py).
+    # underline.py); the model reads them all and a clearly surer reading stands (core/surer.py).
     alternatives: tuple[np.ndarray, ...] = ()
 
 
