@@ -108,7 +108,7 @@ def label_of(path: Path) -> int | None:
 
 def surer_probs(model: OnnxModel, prepared: list[framing.Prepared]) -> np.ndarray:
     """The probabilities the service answers with for each prepared picture: where a picture has
-    two frames, those of the surer reading (service/core/surer.py)."""
+    several frames, those of the reading that stands (service/core/surer.py)."""
     batch = surer.frames(prepared)
     probs = np.concatenate([model.predict(batch[i : i + BATCH]) for i in range(0, len(batch), BATCH)])
     return np.stack([p for _, p in surer.chosen(prepared, probs)])

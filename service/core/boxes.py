@@ -168,8 +168,7 @@ def _cut_comb(ink: np.ndarray, piece: np.ndarray, at: tuple[int, int, int, int],
     # A rectangle turned by a small angle: its upright sides lean by minus its flat sides' slope.
     lean = -across
     columns = _wall_columns(inner, lean, CUT_GRID)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], columns.astype(np.int8), [0]))))
-    centres = (edges[0::2] + edges[1::2] - 1) / 2
+    centres = _centres(columns)
     cells = np.diff(centres)
     if cells.size < CUT_WALLS - 1 or not (
         CELL_ASPECT[0] * inner.shape[0] <= cells.min() <= cells.max() <= CELL_ASPECT[1] * inner.shape[0]
@@ -196,6 +195,12 @@ def _wall_columns(inner: np.ndarray, slope: float, grid: float) -> np.ndarray:
     return np.asarray(upright.mean(axis=0) >= grid)
 
 
+def _centres(columns: np.ndarray) -> np.ndarray:
+    """The middle column of each run of wall columns, left to right."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], columns.astype(np.int8), [0]))))
+    return np.asarray((edges[0::2] + edges[1::2] - 1) / 2)
+
+
 def _walls(inner: np.ndarray, slope: float, seen: np.ndarray) -> np.ndarray:
     """Where the box's own straight lines cross its inside from top to bottom (the walls of a comb
     of boxes, a table's columns), leaning like its sides (`slope`: columns per row): a mask. `seen`:
@@ -207,8 +212,7 @@ def _walls(inner: np.ndarray, slope: float, seen: np.ndarray) -> np.ndarray:
 def _spaced(inner: np.ndarray, slope: float, columns: np.ndarray) -> np.ndarray:
     """The walls a comb's even spacing puts where fewer of the rows show them (SPACED_GRID): faint,
     broken by a JPEG, or touched by the digit. Two walls or more, evenly spaced, set the step."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], columns.astype(np.int8), [0]))))
-    centres = (edges[0::2] + edges[1::2] - 1) / 2
+    centres = _centres(columns)
     cells = np.diff(centres)
     out = np.zeros_like(columns)
     if centres.size < 2:

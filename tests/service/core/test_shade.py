@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.core import framing, inks, shade, surer, underline
+from service.core import framing, inks, shade, underline
 from service.core.model import OnnxModel
-from train import mnist, uploadlike
+from train import evaluate, mnist, uploadlike
 
 
 def _photo(digit: np.ndarray, dim: float, angle: float, rng: np.random.Generator, size: int = 300) -> bytes:
@@ -101,7 +101,7 @@ def test_a_shadow_only_near_the_digit_does_not_reach_far_from_it() -> None:
 def _surer_reads(model: OnnxModel, files: list[bytes], labels: np.ndarray) -> tuple[int, int]:
     """(read right, pictures read two ways): each picture's surer reading, as the service answers."""
     prepared = [framing.prepare(data) for data in files]
-    probs = np.stack([p for _, p in surer.chosen(prepared, model.predict(surer.frames(prepared)))])
+    probs = evaluate.surer_probs(model, prepared)
     return int(np.sum(probs.argmax(axis=1) == labels)), sum(bool(p.alternatives) for p in prepared)
 
 
