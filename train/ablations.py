@@ -35,7 +35,13 @@ STEPS: dict[str, tuple[str, str, Callable[..., Any], str]] = {
         lambda mask, labels, box: (labels, box),
         "numbers: lines far longer than the digits are tall (a baseline, a line struck through)",
     ),
-    "desk": ("paper", "on_sheet", _ink, "the desk around a sheet photographed lying on it"),
+    "desk": ("paper", "on_sheet", lambda *_: None, "the desk around a sheet photographed lying on it"),
+    "desk-doubt": (
+        "paper",
+        "_in_doubt",
+        lambda *_: False,
+        "a small sheet (a slip of paper on a desk) that may be a bold light digit, read both ways",
+    ),
     "desk-band": ("paper", "_band", _ink, "a desk no deeper than along most of its side (a digit touching it)"),
     "shadow": ("shade", "relit", lambda grey: None, "a shadow with an edge across the page"),
     "shadow-doubt": (

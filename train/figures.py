@@ -49,7 +49,7 @@ FOUR_DIGIT_SEEDS = (11, 12, 13, 14, 15)
 # Numbers sets of their own, by style (ruled_per_cell a length and kind): ruled lines; squared
 # paper; a box or a comb of boxes; a line drawn round them; a shadow across the page; a line drawn
 # under them; marks between the digits; the line of writing tilted; writing leaning far; a comb cut
-# off at both sides.
+# off at both sides; on a slip of paper lying on a desk.
 NUMBER_SETS = {
     "ruled": numbers.generate_ruled,
     "squared": numbers.generate_squared,
@@ -61,6 +61,7 @@ NUMBER_SETS = {
     "tilted": numbers.generate_tilted,
     "slanted": numbers.generate_slanted,
     "cut-comb": numbers.generate_cut_combs,
+    "slip": numbers.generate_on_slips,
 }
 SMOKE = Sizes(photos=100, numbers_per_cell=3, ruled_per_cell=3, nondigits=40)
 
@@ -214,6 +215,8 @@ def number_figures(model: OnnxModel, test: mnist.Split, sizes: Sizes) -> dict[st
         "string_accuracy_shadowed": table["shadowed"]["all"],
         # Photographed with a line drawn under them by hand, touching or not (train.numbers.generate_underlined).
         "string_accuracy_underlined": table["underlined"]["all"],
+        # Photographed on a slip of paper lying on a desk (train.numbers.generate_on_slips).
+        "string_accuracy_on_a_slip": table["slip"]["all"],
         # Photographed with a decimal point, thousands commas or a dash between the digits
         # (train.numbers.generate_separators), read as the digits alone.
         "string_accuracy_with_separators": table["marks"],
@@ -249,6 +252,7 @@ def log_figures(name: str, figures: dict[str, Any]) -> None:
     log.info("%s numbers ringed: %s", name, figures["numbers"].get("string_accuracy_ringed"))
     log.info("%s numbers shadowed: %s", name, figures["numbers"].get("string_accuracy_shadowed"))
     log.info("%s numbers underlined: %s", name, figures["numbers"].get("string_accuracy_underlined"))
+    log.info("%s numbers on a slip: %s", name, figures["numbers"].get("string_accuracy_on_a_slip"))
     log.info("%s numbers with separators: %s", name, figures["numbers"].get("string_accuracy_with_separators"))
     log.info("%s numbers tilted: %s", name, figures["numbers"].get("string_accuracy_tilted"))
     log.info("%s numbers slanted: %s", name, figures["numbers"].get("string_accuracy_slanted"))

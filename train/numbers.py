@@ -172,8 +172,8 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
     """The number through an upload-like family: photographed on paper, or drawn with a mouse;
     `paper` (photos) marked: ruled lines of a RULED style (`rule`), "squared": squared paper
     (`uploadlike.rule_paper`), "boxed": a printed box (a form's field, `uploadlike.in_box`),
-    "shadowed": a shadow across the page (`uploadlike.shadow_light`), or "underlined": a line drawn
-    under it by hand (`underline`)."""
+    "shadowed": a shadow across the page (`uploadlike.shadow_light`), "underlined": a line drawn
+    under it by hand (`underline`), or "slip": on a slip of paper lying on a desk (`uploadlike.on_a_slip`)."""
     if family == "mouse":
         target = int(rng.integers(60, 161))  # digit height on the canvas, px
         scale = target / number.height
@@ -198,6 +198,9 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
         return uploadlike.photograph(uploadlike.in_box(drawn, rng), rng, max_blur=2.0)
     if paper == "ringed":
         return uploadlike.photograph(ringed(drawn, rng), rng, max_blur=2.0)
+    if paper == "slip":
+        rows = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
+        return uploadlike.on_a_slip(drawn, int(rows[-1] - rows[0] + 1) if rows.size else drawn.height, rng)
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
@@ -214,6 +217,8 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
 
 
 RULED = ("baseline", "lined", "strike")
+# The families that are a number photographed on marked paper (`render`'s `paper`).
+PAPERS = (*RULED, "boxed", "squared", "ringed", "shadowed", "underlined", "slip")
 
 
 def underline(mask: Image.Image, at: tuple[int, int], drawn: Image.Image, rng: np.random.Generator) -> None:
@@ -280,7 +285,7 @@ def _generate(
                 if family == "tilted":  # the whole line of writing, one way or the other
                     degrees = rng.uniform(*TILT_DEG) * rng.choice([-1.0, 1.0])
                     image = image.rotate(degrees, Image.Resampling.BICUBIC, expand=True)
-                paper = family if family in (*RULED, "boxed", "squared", "ringed", "shadowed", "underlined") else None
+                paper = family if family in PAPERS else None
                 photo = paper is not None or family in (*SEPARATORS, "tilted", "slanted")
                 data, ext = render(image, "photo" if photo else family, rng, paper=paper)
                 out.append(Number(f"{text}_{kind}_{family}_{i:03d}.{ext}", data, text, kind, family))
@@ -326,6 +331,12 @@ def generate_underlined(split: mnist.Split, per_cell: int, seed: int = SEED) -> 
     """Photographed numbers with a line drawn under them by hand, touching them or not
     (`underline`): a set of its own."""
     return _generate(split, per_cell, (seed, 10), lambda _, n: "underlined")
+
+
+def generate_on_slips(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:
+    """Photographed numbers on a slip of paper lying on a darker desk that fills most of the
+    picture (the upload-like `slip` family's, `uploadlike.on_a_slip`): a set of its own."""
+    return _generate(split, per_cell, (seed, 11), lambda _, n: "slip")
 
 
 def generate_separators(split: mnist.Split, per_cell: int, seed: int = SEED) -> list[Number]:

@@ -11,8 +11,8 @@
     mnist-probes numbers NAME # one of the card's numbers sets (figures.NUMBER_SETS), e.g. squared
 
 `--without STEP` switches one step of the preprocessing off (train/ablations.py: lines,
-long-lines, underlines, desk, desk-band, shadow, shadow-doubt, underline-doubt, boxes, cut-comb,
-closer, neighbours, underline, ring, tilt, slant) to measure what it does: `mnist-probes family ruled
+long-lines, underlines, desk, desk-doubt, desk-band, shadow, shadow-doubt, underline-doubt, boxes,
+cut-comb, closer, neighbours, underline, ring, tilt, slant) to measure what it does: `mnist-probes family ruled
 --without lines`.
 
 Each is deterministic and reads through `framing.prepare` and the served int8 model, the path

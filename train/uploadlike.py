@@ -334,6 +334,35 @@ def _desk(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
     return buf.getvalue(), "jpg"
 
 
+def _slip(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str]:
+    frame_px = int(rng.integers(40, 241))
+    return on_a_slip(bicubic(digit, frame_px, rng), frame_px, rng)
+
+
+def on_a_slip(drawn: Image.Image, digit_px: int, rng: np.random.Generator) -> tuple[bytes, str]:
+    """A photo of the writing (an L mask, 255 = ink) on a slip of paper (a sticky note, a torn-off
+    corner) lying on a darker desk that fills most of the picture: the slip, 0.1-0.4 of a digit's
+    size (`digit_px`) wider than the ink on every side and turned up to 10 degrees, covers 3-25 %
+    of it."""
+    left, top, right, bottom = drawn.getbbox() or (0, 0, *drawn.size)
+    pad = [round(digit_px * rng.uniform(0.1, 0.4)) for _ in range(4)]
+    mask = Image.new("L", (right - left + pad[0] + pad[2], bottom - top + pad[1] + pad[3]), 0)
+    mask.paste(drawn.crop((left, top, right, bottom)), (pad[0], pad[1]))
+    data, _ = photograph(mask, rng, max_blur=2.0)
+    photo = Image.open(io.BytesIO(data)).convert("RGBA")  # a drawing app's transparent export: on white paper
+    sheet = Image.alpha_composite(Image.new("RGBA", photo.size, (255, 255, 255, 255)), photo).convert("RGB")
+    colour = tuple(int(c) for c in rng.uniform(15, 110, 3))
+    sheet = sheet.rotate(float(rng.uniform(-10, 10)), expand=True, fillcolor=colour)
+    side = float(np.sqrt(sheet.width * sheet.height / rng.uniform(0.03, 0.25)))
+    width, height = (max(round(side * rng.uniform(0.8, 1.25)), d + 2) for d in sheet.size)
+    grain = rng.normal(0.0, 6.0, (height, width, 1))
+    desk = Image.fromarray(np.clip(np.asarray(colour, np.float32) + grain, 0, 255).astype(np.uint8), mode="RGB")
+    desk.paste(sheet, (int(rng.integers(1, width - sheet.width)), int(rng.integers(1, height - sheet.height))))
+    buf = io.BytesIO()
+    desk.save(buf, format="JPEG", quality=int(rng.integers(60, 96)))
+    return buf.getvalue(), "jpg"
+
+
 def in_box(drawn: Image.Image, rng: np.random.Generator) -> Image.Image:
     """The ink mask of a digit written in a printed box (a form's field): the box 8-40 % of the
     digit's height away from its ink on each side, its line 2-6 % of that height wide and 0.35-1.0
@@ -431,6 +460,7 @@ FAMILIES = (
     Family("cut", 200, _cut),
     Family("far", 200, _far),
     Family("shadow", 200, _shadow),
+    Family("slip", 200, _slip),
 )
 
 

@@ -32,8 +32,9 @@ class Prepared:
     inverted: bool
     framed: bool  # False when a 28x28 MNIST-style input was used as it is
     # The frames read other ways where a step was in doubt (a shade that may be a shadow or bold
-    # writing, shade.py; a line along the digit's foot that may be an underline or its own stroke,
-    # underline.py); the model reads them all and a clearly surer reading stands (core/surer.py).
+    # writing, shade.py; a small sheet on a desk that may be a bold light digit, paper.py; a line
+    # along the digit's foot that may be an underline or its own stroke, underline.py); the model
+    # reads them all and a clearly surer reading stands (core/surer.py).
     alternatives: tuple[np.ndarray, ...] = ()
 
 
@@ -84,9 +85,9 @@ def prepare_image(decoded: Decoded) -> Prepared:
     doubt (`Prepared.alternatives`)."""
     ink, doubted, _ = inks.inks_of(decoded, WORK_SIDE, "both")
     pixels, *alternatives = _framed(ink, decoded)
-    if doubted is not None:
-        with contextlib.suppress(BlankImage):  # nothing left once relit: the other readings stand
-            alternatives += _framed(doubted, decoded)
+    for other in doubted:
+        with contextlib.suppress(BlankImage):  # nothing left that way: the other readings stand
+            alternatives += _framed(other, decoded)
     return Prepared(
         pixels=pixels,
         width=decoded.width,

@@ -34,9 +34,11 @@ LEVEL_STEP = 1.0 / 255.0
 MIN_OTHER_INK = 0.001
 
 
-# A shade that may be a shadow or bold writing (shade.py) is taken as ink, as a shadow, or both
-# ways (one frame each).
-Doubt = Literal["ink", "shadow", "both"]
+# A step in doubt -- a shade that may be a shadow or bold writing (shade.py), a small sheet that
+# may be a bold light digit (paper.py) -- is left out ("left": the picture as it is), taken
+# ("taken": a shadow always, a small sheet when the writing on it is fine, `paper.Sheet.fine`),
+# or both ways (one reading each).
+Doubt = Literal["left", "taken", "both"]
 
 
 class BlankImage(ServiceError):
@@ -166,28 +168,36 @@ def _ramp(sample: np.ndarray, split: float, paper: float) -> tuple[float, float]
     return floor, top
 
 
-def ink_of(decoded: Decoded, side: int = WORK_SIDE, doubted_shadow: bool = False) -> tuple[Ink, float]:
+def ink_of(decoded: Decoded, side: int = WORK_SIDE, take_doubts: bool = False) -> tuple[Ink, float]:
     """The picture's ink at a working size of at most `side` px, and that size over the picture's.
-    A shadow in doubt (`shade.Relit.sure`) is left in, or (`doubted_shadow`) divided out: a number
-    is wide, and no bold number cut at its ink was ever in doubt (reading.py)."""
-    ink, _, scale = inks_of(decoded, side, "shadow" if doubted_shadow else "ink")
+    A step in doubt (a small sheet, `paper.Sheet.sure`; a shadow, `shade.Relit.sure`) is left out,
+    or (`take_doubts`, /v1/read) taken: a number is wide, and no bold number cut at its ink was
+    ever in doubt; a small sheet only with fine writing on it (`paper.Sheet.fine`)."""
+    ink, _, scale = inks_of(decoded, side, "taken" if take_doubts else "left")
     return ink, scale
 
 
-def inks_of(decoded: Decoded, side: int, doubt: Doubt) -> tuple[Ink, Ink | None, float]:
-    """`ink_of`, the shadow in doubt taken as `doubt` says; with "both", also the ink with it
-    divided out, when there is one."""
+def inks_of(decoded: Decoded, side: int, doubt: Doubt) -> tuple[Ink, list[Ink], float]:
+    """`ink_of`, the steps in doubt taken as `doubt` says; with "both", also the ink with each
+    step in doubt taken, one reading each."""
     work = _shrink(decoded.image, side)
     grey = to_grey(work, background=255)
+    others: list[np.ndarray] = []
     if min(grey.shape) >= paper.MIN_SIDE:  # a desk around the sheet is no ink
-        grey = paper.on_sheet(grey, levels.otsu(levels.sample(grey)))
+        sheet = paper.on_sheet(grey, levels.otsu(levels.sample(grey)))
+        if sheet is not None and (sheet.sure or (doubt == "taken" and sheet.fine)):
+            grey = sheet.grey
+        elif sheet is not None and doubt == "both":
+            others.append(sheet.grey)
     lit = shade.relit(grey)  # a shadow across the page is no ink either
-    doubted = None
-    if lit is not None and (lit.sure or doubt == "shadow"):
+    if lit is not None and (lit.sure or doubt == "taken"):
         grey = lit.grey
     elif lit is not None and doubt == "both":
+        others.append(lit.grey)
+    doubted = []
+    for other in others:
         with contextlib.suppress(BlankImage):
-            doubted = normalise(lit.grey)
+            doubted.append(normalise(other))
     try:
         ink = normalise(grey)
     except BlankImage as refused:

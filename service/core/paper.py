@@ -9,11 +9,19 @@ the dark around it (a shadow across the paper is a gentle slope), the dark that 
 without crossing the sheet (the desk) is painted the sheet's colour before the ink is looked for --
 as deep as it reaches along most of that side (a digit written at the sheet's edge joins it), and
 only where it is one flat colour (a hard shadow across the sheet holds writing).
-A picture whose paper shows along (nearly) its whole border -- nearly all of them -- is returned
-as it is, at the cost of a glance at its border.
+A picture whose paper shows along (nearly) its whole border -- nearly all of them -- is left as
+it is, at the cost of a glance at its border.
+
+A sheet smaller than a quarter of the picture (a sticky note, a slip of paper on a dark desk) is a
+sheet in doubt: a bold light digit on a dark ground, its strokes filling their box and holding a
+hole, looks the same (taken as a sheet, its hole was the digit). Such a picture is read both ways
+and the surer reading stands (`Sheet.sure`, framing.Prepared.alternatives, surer.py); /v1/read
+takes it when the writing on it is fine (`Sheet.fine`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,11 +31,29 @@ from service.core import levels, strokes
 MIN_SIDE = 64
 # Paper along at least this fraction of the border: no desk shows.
 BORDER = 0.9
-# The sheet covers at least this fraction of the picture (a digit's strokes never do).
+# The sheet covers at least this fraction of the picture (a digit's strokes never do) ...
 SHEET = 0.25
 # ... and at least this fraction of its bounding box: a sheet is a filled quadrilateral (tilted up
 # to ~15 degrees it still fills 0.75 of its box, its ink holes aside); strokes fill far less.
 SOLID = 0.7
+# A sheet in doubt (`Sheet.sure`) covers at least SMALL_SHEET of the picture: a slip of paper on a
+# desk (the upload-like `slip` family: 28 of 200 read with the slip left as ink, 191 both ways;
+# ad hoc, digits on slips cut closer round them: 302 of 400, 394 both ways; 0.01 read the same).
+SMALL_SHEET = 0.02
+# A sheet in doubt is mostly bare paper: at least BARE of it with its writing. The `slip`
+# family's slips: 0.74-0.97; a light digit on a dark ground with its holes filled: mouse drawings
+# 0.10-0.18, `mnist-probes cut` light on dark 0.41-0.80 (median 0.53), marker blobs up to 1.0
+# (those are read both ways; ad hoc).
+BARE = 0.65
+# Bright pixels beside a sheet in doubt, at most, of it (the desk's grain).
+ALONE = 0.05
+# A slip lies turned by up to this many degrees (whole degrees tried).
+TURN = 15
+# Writing on a sheet is fine when its strokes are at most this wide, of the square root of the
+# sheet's area with its writing: numbers on a slip (`numbers slip` set) 0.02-0.075; one digit on
+# a slip 0.03-0.135 (median 0.065); the holes of a bold light digit taken for writing 0.008-0.23,
+# median 0.17 (ad hoc).
+FINE = 0.1
 # Across the sheet's rim (RIM pixels in, RIM out) the grey drops by at least STEP: a sheet's edge,
 # not a shadow falling across the paper (its slope drops 0.3 over the whole picture).
 RIM = 3
@@ -54,42 +80,92 @@ MIN_INK_PX = 20
 MIN_INK = 0.002
 
 
-def on_sheet(grey: np.ndarray, threshold: float) -> np.ndarray:
-    """`grey` (0 black .. 1 white) with the desk around the sheet painted the sheet's colour; the
-    very same array when the picture shows no desk. `threshold` splits dark from bright (Otsu)."""
+@dataclass(frozen=True)
+class Sheet:
+    """The picture with the desk around the sheet painted the sheet's colour; `sure` False when
+    the sheet is small (SMALL_SHEET): it may be a bold light digit on a dark ground."""
+
+    grey: np.ndarray
+    sure: bool
+    # The writing on it is thin for its size (FINE): a number's strokes, not the holes of one
+    # bold light digit. /v1/read, which reads a picture one way only, takes such a sheet in doubt.
+    fine: bool
+
+
+def on_sheet(grey: np.ndarray, threshold: float) -> Sheet | None:
+    """`grey` (0 black .. 1 white) with the desk around the sheet painted the sheet's colour;
+    None when the picture shows no desk. `threshold` splits dark from bright (Otsu)."""
     bright = grey > threshold
     border = levels.border(bright)
-    if border.mean() >= BORDER or np.count_nonzero(bright) < SHEET * grey.size:  # paper all round; no sheet
-        return grey
-    labels, count = strokes.components(bright)  # a piece at least: a quarter of the picture is bright
+    if border.mean() >= BORDER or np.count_nonzero(bright) < SMALL_SHEET * grey.size:  # paper all round; no sheet
+        return None
+    labels, count = strokes.components(bright)  # a piece at least: SMALL_SHEET of the picture is bright
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
     sheet = labels == int(np.argmax(sizes))
-    rows, cols = np.flatnonzero(sheet.any(axis=1)), np.flatnonzero(sheet.any(axis=0))
-    solid = sizes.max() / ((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
-    if sizes.max() < SHEET * grey.size or solid < SOLID:  # no sheet: a bold digit's strokes, say
-        return grey
     if all(side.any() for side in (sheet[0], sheet[-1], sheet[:, 0], sheet[:, -1])):
-        return grey
+        return None
+    rows, cols = np.flatnonzero(sheet.any(axis=1)), np.flatnonzero(sheet.any(axis=0))
+    box = int((rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1))
     # The desk: what is not the sheet and joins a side of the picture that shows no paper at all
     # (a digit cropped tight touches every side, but none all along), without crossing the sheet:
     # the ink on the sheet is enclosed by it, and stays.
     rest, _ = strokes.components(~sheet)
+    outer = np.unique(np.concatenate([rest[0], rest[-1], rest[:, 0], rest[:, -1]]))
+    held = sheet | ((rest > 0) & ~np.isin(rest, outer))  # the sheet and the writing on it
+    sure = _sure(int(sizes.max()), box, grey.size)
+    if not sure and not _in_doubt(int(sizes.max()), held, int(np.count_nonzero(bright & ~held)), grey.size):
+        return None
     sides = [side for side in (rest[0], rest[-1], rest[:, 0], rest[:, -1]) if np.mean(side > 0) >= DESK_SIDE]
     if not sides:
-        return grey
+        return None
     edge = np.unique(np.concatenate(sides))
     desk = _band(np.isin(rest, edge[edge > 0]))
     near_desk = strokes.dilate(desk.astype(np.float32), RIM) > 0
     if np.count_nonzero(~bright & ~near_desk) < max(MIN_INK_PX, MIN_INK * grey.size):
-        return grey  # no ink would be left on the sheet: the "desk" was the digit (cropped tight)
+        return None  # no ink would be left on the sheet: the "desk" was the digit (cropped tight)
     inside, outside = near_desk & sheet, desk & (strokes.dilate(sheet.astype(np.float32), RIM) > 0)
     if not inside.any() or not outside.any() or np.median(grey[inside]) - np.median(grey[outside]) < STEP:
-        return grey
+        return None
     if _writing(grey, desk, float(np.median(grey[sheet]))) >= WRITING:
-        return grey  # writing in the dark: a shadow across the sheet (shade.py), not a desk
+        return None  # writing in the dark: a shadow across the sheet (shade.py), not a desk
     # The rim goes too: resampled, the sheet's edge is a row of grey between desk and paper.
-    return np.where(near_desk, np.float32(np.median(grey[sheet])), grey).astype(grey.dtype)
+    painted = np.where(near_desk, np.float32(np.median(grey[sheet])), grey).astype(grey.dtype)
+    writing = strokes.stroke_width((held & ~bright).astype(np.float32))
+    return Sheet(painted, sure, fine=bool(writing <= FINE * np.sqrt(np.count_nonzero(held))))
+
+
+def _sure(sheet_px: int, box_px: int, picture_px: int) -> bool:
+    """Whether the largest bright piece, `sheet_px` pixels filling SOLID of its box of `box_px`,
+    is surely a sheet: SHEET of the picture."""
+    return sheet_px >= SHEET * picture_px and sheet_px >= SOLID * box_px
+
+
+def _in_doubt(sheet_px: int, held: np.ndarray, beside_px: int, picture_px: int) -> bool:
+    """Whether a bright piece of `sheet_px` pixels that is not surely a sheet may be one:
+    SMALL_SHEET of the picture; mostly bare (BARE) of it with the writing it holds (`held`; on a
+    slip cut close round the digit, the ink is 3-26 % of it); hardly anything as bright beside it
+    (`beside_px`, ALONE: the other digits of a number written in light strokes are); and with its
+    writing filling SOLID of its box turned as it lies (a slip turned 10 degrees, four times as
+    wide as high, fills 0.58 of its upright box)."""
+    held_px = int(np.count_nonzero(held))
+    if sheet_px < SMALL_SHEET * picture_px or sheet_px < BARE * held_px or beside_px > ALONE * sheet_px:
+        return False
+    return held_px >= SOLID * _turned_box(held)
+
+
+def _turned_box(region: np.ndarray) -> float:
+    """The area of the smallest box around `region` turned by up to TURN degrees (its rows' end
+    points hold every corner of it)."""
+    rows = np.flatnonzero(region.any(axis=1))
+    first = np.argmax(region[rows], axis=1)
+    last = region.shape[1] - 1 - np.argmax(region[rows, ::-1], axis=1)
+    ys = np.concatenate([rows, rows]).astype(np.float32)
+    xs = np.concatenate([first, last]).astype(np.float32)
+    turns = np.radians(np.arange(-TURN, TURN + 1, dtype=np.float32))[:, None]
+    u = np.cos(turns) * xs + np.sin(turns) * ys
+    v = np.cos(turns) * ys - np.sin(turns) * xs
+    return float(np.min((np.ptp(u, axis=1) + 1) * (np.ptp(v, axis=1) + 1)))
 
 
 def _band(desk: np.ndarray) -> np.ndarray:

@@ -246,7 +246,7 @@ def _grouped(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
 def segment(decoded: Decoded, whole: bool = True) -> Segmented:
     """A decoded picture of a number -> its groups of ink, each with the ways to read it (and,
     if `whole`, each group framed whole for the group model)."""
-    found, scale = inks.ink_of(decoded, READ_SIDE, doubted_shadow=True)
+    found, scale = inks.ink_of(decoded, READ_SIDE, take_doubts=True)
     ink = rings.without_ring(strokes.without_specks(framing.without_printing(found.values)))
     place = skew.Placement(scale, decoded.width, decoded.height)
     labels, box, found_groups = _grouped(ink)

@@ -303,3 +303,15 @@ def test_underlined_numbers_have_a_line_under_all_their_digits(mnist_test: mnist
         line_rows, line_cols = np.flatnonzero(line.any(axis=1)), np.flatnonzero(line.any(axis=0))
         assert line_rows.min() >= 100 + rows[-1] - 0.1 * (rows[-1] - rows[0]), seed  # at the foot or below
         assert line_cols.min() <= 100 + cols[0] and line_cols.max() >= 100 + cols[-1], seed  # under all of it
+
+
+def test_a_slip_photo_shows_a_small_sheet_on_a_darker_desk_all_round(mnist_test: mnist.Split) -> None:
+    """The desk, darker than the slip, lines the whole border; the slip (with the digit on it) is
+    3-25 % of the picture (its bright paper a little less: the writing and the rim)."""
+    for _, data, _ in uploadlike.generate(mnist_test, 100, families=("slip",)):
+        grey = np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32)
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        paper = np.percentile(grey, 99)
+        assert np.mean(border < paper - 30) > 0.99
+        share = float(np.mean(grey > (np.median(border) + paper) / 2))
+        assert 0.015 < share < 0.25, share

@@ -93,7 +93,7 @@ def test_a_closer_look_that_finds_nothing_leaves_what_was_found(monkeypatch: pyt
     whole = inks.inks_of
     looks: list[tuple[int, int]] = []
 
-    def seen(decoded: decode.Decoded, side: int, doubt: inks.Doubt) -> tuple[inks.Ink, inks.Ink | None, float]:
+    def seen(decoded: decode.Decoded, side: int, doubt: inks.Doubt) -> tuple[inks.Ink, list[inks.Ink], float]:
         looks.append(decoded.image.size)
         return whole(decoded, side, doubt)
 
