@@ -16,7 +16,9 @@ A sheet smaller than a quarter of the picture (a sticky note, a slip of paper on
 sheet in doubt: a bold light digit on a dark ground, its strokes filling their box and holding a
 hole, looks the same (taken as a sheet, its hole was the digit). Such a picture is read both ways
 and the surer reading stands (`Sheet.sure`, framing.Prepared.alternatives, surer.py); /v1/read
-takes it when the writing on it is fine (`Sheet.fine`).
+takes it when the writing on it is fine (`Sheet.fine`). So is a sheet of any size whose writing is
+as wide as such a digit's holes (a light 0 drawn with a pen a quarter of its height, a quarter of
+the picture, read 1 from its hole when taken surely for a sheet).
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ MIN_INK = 0.002
 @dataclass(frozen=True)
 class Sheet:
     """The picture with the desk around the sheet painted the sheet's colour; `sure` False when
-    the sheet is small (SMALL_SHEET): it may be a bold light digit on a dark ground."""
+    the sheet is small (SMALL_SHEET) or its writing not fine (FINE): it may be a bold light digit
+    on a dark ground."""
 
     grey: np.ndarray
     sure: bool
@@ -132,7 +135,9 @@ def on_sheet(grey: np.ndarray, threshold: float) -> Sheet | None:
     # The rim goes too: resampled, the sheet's edge is a row of grey between desk and paper.
     painted = np.where(near_desk, np.float32(np.median(grey[sheet])), grey).astype(grey.dtype)
     writing = strokes.stroke_width((held & ~bright).astype(np.float32))
-    return Sheet(painted, sure, fine=bool(writing <= FINE * np.sqrt(np.count_nonzero(held))))
+    fine = bool(writing <= FINE * np.sqrt(np.count_nonzero(held)))
+    # Writing as wide as a bold light digit's holes leaves even a large sheet in doubt.
+    return Sheet(painted, sure and fine, fine)
 
 
 def _sure(sheet_px: int, box_px: int, picture_px: int) -> bool:

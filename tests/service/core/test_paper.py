@@ -169,3 +169,16 @@ def test_a_bold_light_digit_with_a_hole_is_read_as_it_is(model: OnnxModel, text:
     slip with writing on it: its holes are not the digit."""
     img, _ = written(text, pen=pen, margin=30, paper=255, ink=0)
     assert _surer(model, framing.prepare(png(ImageChops.invert(img)))) == int(text)
+
+
+def test_a_light_digit_a_quarter_of_the_picture_with_a_wide_hole_is_a_sheet_in_doubt(model: OnnxModel) -> None:
+    """So bold (a pen a quarter of its height) that it covers a quarter of the picture and fills 70 %
+    of its box: as large as a sheet, but its hole is no fine writing (`Sheet.fine`), so it is read
+    both ways, and as itself. Taken surely for a sheet, its hole was read: the 0 as 1."""
+    text = "0"
+    img, _ = written(text, pen=40, margin=30, paper=255, ink=0)
+    data = png(ImageChops.invert(img))
+    grey, threshold = _grey(data)
+    sheet = paper.on_sheet(grey, threshold)
+    assert sheet is not None and not sheet.sure and not sheet.fine
+    assert _surer(model, framing.prepare(data)) == int(text)
