@@ -39,7 +39,7 @@ SHEET = 0.25
 # to ~15 degrees it still fills 0.75 of its box, its ink holes aside); strokes fill far less.
 SOLID = 0.7
 # A sheet in doubt (`Sheet.sure`) covers at least SMALL_SHEET of the picture: a slip of paper on a
-# desk (the upload-like `slip` family: 28 of 200 read with the slip left as ink, 191 both ways;
+# desk (the upload-like `slip` family: 28 of 200 read with the slip left as ink, 195 both ways;
 # ad hoc, digits on slips cut closer round them: 302 of 400, 394 both ways; 0.01 read the same).
 SMALL_SHEET = 0.02
 # A sheet in doubt is mostly bare paper: at least BARE of it with its writing. The `slip`
@@ -80,6 +80,9 @@ WRITING = 12
 # Ink must be left on the sheet once the desk is gone: at least this many pixels, and this fraction.
 MIN_INK_PX = 20
 MIN_INK = 0.002
+# ... on a sheet in doubt, this fraction of the sheet with its writing instead: a slip 2-3 % of the
+# picture holds a digit of ~0.1 % of it (4 of the `slip` family's 200 were "no ink" so).
+MIN_INK_HELD = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ def on_sheet(grey: np.ndarray, threshold: float) -> Sheet | None:
     outer = np.unique(np.concatenate([rest[0], rest[-1], rest[:, 0], rest[:, -1]]))
     held = sheet | ((rest > 0) & ~np.isin(rest, outer))  # the sheet and the writing on it
     sure = _sure(int(sizes.max()), box, grey.size)
-    if not sure and not _in_doubt(int(sizes.max()), held, int(np.count_nonzero(bright & ~held)), grey.size):
+    bare, beside = int(np.count_nonzero(bright & held)), int(np.count_nonzero(bright & ~held))
+    if not sure and not _in_doubt(int(sizes.max()), bare, held, beside, grey.size):
         return None
     sides = [side for side in (rest[0], rest[-1], rest[:, 0], rest[:, -1]) if np.mean(side > 0) >= DESK_SIDE]
     if not sides:
@@ -125,7 +129,8 @@ def on_sheet(grey: np.ndarray, threshold: float) -> Sheet | None:
     edge = np.unique(np.concatenate(sides))
     desk = _band(np.isin(rest, edge[edge > 0]))
     near_desk = strokes.dilate(desk.astype(np.float32), RIM) > 0
-    if np.count_nonzero(~bright & ~near_desk) < max(MIN_INK_PX, MIN_INK * grey.size):
+    least = MIN_INK * grey.size if sure else MIN_INK_HELD * np.count_nonzero(held)
+    if np.count_nonzero(~bright & ~near_desk) < max(MIN_INK_PX, least):
         return None  # no ink would be left on the sheet: the "desk" was the digit (cropped tight)
     inside, outside = near_desk & sheet, desk & (strokes.dilate(sheet.astype(np.float32), RIM) > 0)
     if not inside.any() or not outside.any() or np.median(grey[inside]) - np.median(grey[outside]) < STEP:
@@ -146,15 +151,15 @@ def _sure(sheet_px: int, box_px: int, picture_px: int) -> bool:
     return sheet_px >= SHEET * picture_px and sheet_px >= SOLID * box_px
 
 
-def _in_doubt(sheet_px: int, held: np.ndarray, beside_px: int, picture_px: int) -> bool:
-    """Whether a bright piece of `sheet_px` pixels that is not surely a sheet may be one:
-    SMALL_SHEET of the picture; mostly bare (BARE) of it with the writing it holds (`held`; on a
-    slip cut close round the digit, the ink is 3-26 % of it); hardly anything as bright beside it
-    (`beside_px`, ALONE: the other digits of a number written in light strokes are); and with its
-    writing filling SOLID of its box turned as it lies (a slip turned 10 degrees, four times as
-    wide as high, fills 0.58 of its upright box)."""
+def _in_doubt(sheet_px: int, bare_px: int, held: np.ndarray, beside_px: int, picture_px: int) -> bool:
+    """Whether a bright piece of `sheet_px` pixels that is not surely a sheet may be one: with the
+    writing it holds (`held`), SMALL_SHEET of the picture; mostly bare paper (`bare_px`, BARE: the
+    paper inside a 0's loop too; on a slip cut close round the digit, the ink is 3-26 % of it);
+    hardly anything as bright beside it (`beside_px`, ALONE: the other digits of a number written
+    in light strokes are); and with its writing filling SOLID of its box turned as it lies (a slip
+    turned 10 degrees, four times as wide as high, fills 0.58 of its upright box)."""
     held_px = int(np.count_nonzero(held))
-    if sheet_px < SMALL_SHEET * picture_px or sheet_px < BARE * held_px or beside_px > ALONE * sheet_px:
+    if held_px < SMALL_SHEET * picture_px or bare_px < BARE * held_px or beside_px > ALONE * sheet_px:
         return False
     return held_px >= SOLID * _turned_box(held)
 
