@@ -198,15 +198,14 @@ def render(number: Image.Image, family: str, rng: np.random.Generator, paper: st
         return uploadlike.photograph(uploadlike.in_box(drawn, rng), rng, max_blur=2.0)
     if paper == "ringed":
         return uploadlike.photograph(ringed(drawn, rng), rng, max_blur=2.0)
+    ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)  # the rows the number's ink spans
     if paper == "slip":
-        rows = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
-        return uploadlike.on_a_slip(drawn, int(rows[-1] - rows[0] + 1) if rows.size else drawn.height, rng)
+        return uploadlike.on_a_slip(drawn, int(ink[-1] - ink[0] + 1) if ink.size else drawn.height, rng)
     height = int(drawn.height * rng.uniform(1.3, 2.5))
     mask = Image.new("L", (width, height), 0)
     at = (int(rng.integers(0, max(1, width - drawn.width))), int(rng.integers(0, max(1, height - drawn.height))))
     mask.paste(drawn, at)
     if paper is not None and paper != "shadowed":
-        ink = np.flatnonzero(np.asarray(drawn).max(axis=1) > 127)
         if paper == "underlined":
             underline(mask, at, drawn, rng)
         elif paper == "squared":
